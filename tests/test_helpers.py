@@ -1,0 +1,106 @@
+"""Tests for the run-size switch, the results table, the epoch timer and the offline cache tool."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from utils import by_size, is_fast, run_size, runsize
+from utils.training import EpochTimer, ResultsTable
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ------------------------------------------------------------------ run size
+@pytest.mark.parametrize("value, expected", [(None, "full"), ("full", "full"), ("fast", "fast"),
+                                             (" FAST ", "fast"), ("", "full")])
+def test_run_size_reads_the_environment(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv(runsize.ENV_VAR, raising=False)
+    else:
+        monkeypatch.setenv(runsize.ENV_VAR, value)
+    assert run_size() == expected
+    assert is_fast() == (expected == "fast")
+    assert by_size(full="F", fast="f") == ("f" if expected == "fast" else "F")
+
+
+def test_unknown_run_size_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv(runsize.ENV_VAR, "tiny")
+    with pytest.raises(ValueError, match="COURSE_SIZE='tiny'.*full, fast"):
+        run_size()
+
+
+# ------------------------------------------------------------- results table
+def test_results_table_adds_and_replaces_rows():
+    table = ResultsTable()
+    table.add("dense", params=420_260, epochs=10, train_acc=0.99, test_acc=0.91)
+    table.add("cnn1", params=251_210, epochs=10, train_acc=0.95, test_acc=0.90,
+              seconds_per_epoch=1.234)
+    table.add("dense", params=420_260, epochs=12, train_acc=0.98, test_acc=0.92)
+    frame = table.frame()
+    assert frame["model"].tolist() == ["cnn1", "dense"]
+    assert frame.set_index("model").loc["dense", "epochs"] == 12
+    assert frame.set_index("model").loc["cnn1", "s / epoch"] == 1.23
+    assert "train images" not in frame.columns  # all empty, so left out
+    assert "<table" in table._repr_html_()
+
+
+def test_results_table_rejects_percentages():
+    with pytest.raises(ValueError, match="fraction"):
+        ResultsTable().add("m", params=1, epochs=1, train_acc=95, test_acc=0.9)
+
+
+def test_epoch_timer_measures_each_epoch():
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    timer = EpochTimer()
+    model.fit(np.zeros((8, 3)), np.zeros((8, 1)), epochs=3, verbose=0, callbacks=[timer])
+    assert len(timer.times) == 3 and all(t > 0 for t in timer.times)
+    assert timer.seconds_per_epoch == pytest.approx(float(np.median(timer.times)))
+
+
+def test_epoch_timer_before_training_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="callbacks"):
+        EpochTimer().seconds_per_epoch
+
+
+# --------------------------------------------------------- offline cache tool
+def load_offline_cache():
+    spec = importlib.util.spec_from_file_location("offline_cache", ROOT / "tools" / "offline_cache.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_source(tmp_path):
+    source = tmp_path / "offline"
+    for folder, name, content in [("mnist", "a.gz", b"m"), ("fashion-mnist", "a.gz", b"f"),
+                                  ("keras-models", "w.h5", b"w")]:
+        (source / folder).mkdir(parents=True)
+        (source / folder / name).write_bytes(content)
+    return source
+
+
+def test_offline_cache_copies_where_keras_looks(tmp_path):
+    tool = load_offline_cache()
+    source = make_source(tmp_path)
+    home = tmp_path / "keras"
+    sums = "".join(f"{tool.sha256_of(p)}  {p.relative_to(source)}\n"
+                   for p in sorted(source.rglob("*")) if p.is_file())
+    (source / "SHA256SUMS").write_text(sums)
+    assert tool.main([str(source), "--keras-home", str(home)]) == 0
+    assert (home / "datasets" / "mnist" / "a.gz").read_bytes() == b"m"
+    assert (home / "datasets" / "fashion-mnist" / "a.gz").read_bytes() == b"f"
+    assert (home / "models" / "w.h5").read_bytes() == b"w"
+
+
+def test_offline_cache_refuses_files_that_fail_their_checksum(tmp_path):
+    tool = load_offline_cache()
+    source = make_source(tmp_path)
+    (source / "SHA256SUMS").write_text("0" * 64 + "  mnist/a.gz\n")
+    with pytest.raises(SystemExit, match="does not match"):
+        tool.main([str(source), "--keras-home", str(tmp_path / "keras")])
+    assert not (tmp_path / "keras").exists()

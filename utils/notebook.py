@@ -1,0 +1,110 @@
+"""The setup every lesson runs in its first code cell (introduced in lesson 01)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import sys
+
+from .runsize import ENV_VAR, run_size
+
+MIN_PYTHON = (3, 11)
+MIN_KERAS = (3, 0)
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def cpu_description() -> str:
+    """The CPU model and the number of cores Python may use, e.g. 'Intel Xeon ... (2 cores)'."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model} ({cores} cores)"
+
+
+def hardware_description() -> str:
+    """One line naming the accelerator in use, or the CPU when there is none."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return f"CPU only: {cpu_description()}"
+    names = []
+    for gpu in gpus:
+        details = tf.config.experimental.get_device_details(gpu)
+        names.append(details.get("device_name", gpu.name))
+    return f"GPU: {', '.join(names)}"
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null: TensorFlow's C++ start-up lines are written
+    there before its log level applies. Python exceptions are unaffected."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2 (some embedded interpreters)
+        yield
+        return
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def setup_notebook(seed: int = 42) -> str:
+    """Check versions, report the hardware, seed all randomness and read the run size.
+
+    Prints what ran the notebook, so committed outputs say which size and hardware
+    produced their numbers. Returns the run size, ``"full"`` or ``"fast"``.
+    """
+    if sys.version_info < MIN_PYTHON:
+        raise RuntimeError(
+            f"This course needs Python {'.'.join(map(str, MIN_PYTHON))} or newer; "
+            f"this is {platform.python_version()}."
+        )
+    with _native_stderr_silenced():
+        import tensorflow as tf
+        import keras
+
+        hardware = hardware_description()  # the first device query logs too
+
+    if _version_tuple(keras.__version__) < MIN_KERAS:
+        raise RuntimeError(
+            f"This course needs Keras 3; this is Keras {keras.__version__}. "
+            "Install the course's requirements (see the README)."
+        )
+    size = run_size()
+    in_colab = "google.colab" in sys.modules
+    print(
+        f"Python {platform.python_version()} | TensorFlow {tf.__version__} | "
+        f"Keras {keras.__version__} (backend: {keras.backend.backend()})"
+    )
+    print(f"Hardware: {hardware}{' on Colab' if in_colab else ''}")
+    if hardware.startswith("CPU"):
+        if in_colab:
+            print("No GPU found. On Colab: Runtime > Change runtime type > "
+                  "Hardware accelerator: GPU, then run this notebook again.")
+        else:
+            print("No GPU found: everything runs on the CPU, slower but the same.")
+    keras.utils.set_random_seed(seed)
+    note = ("fewer data and epochs, for CI; its numbers are not the lesson's results"
+            if size == "fast" else "the lesson as intended")
+    print(f"Run size: {size} ({note}). Switch with {ENV_VAR}=full|fast. Seed: {seed}.")
+    return size

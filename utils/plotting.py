@@ -1,0 +1,88 @@
+"""Figures the lessons share: image grids, learning curves, a figure saver (lesson 02 onwards)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+FIGURE_DIR = Path("figures")
+
+
+def save_fig(name: str, fig=None, dpi: int = 150) -> Path:
+    """Save a figure as ``figures/<name>.png`` next to the notebook and return the path."""
+    fig = fig or plt.gcf()
+    FIGURE_DIR.mkdir(parents=True, exist_ok=True)
+    path = FIGURE_DIR / f"{name}.png"
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def show_images(
+    images,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    size: float = 1.4,
+    cmap: str = "gray",
+    suptitle: str | None = None,
+):
+    """Show images in a grid with optional titles; returns the figure.
+
+    ``images`` is an array (N, H, W) or (N, H, W, C), or a list of such images.
+    Colour images with values outside [0, 1] are rescaled per image for display.
+    """
+    images = list(images)
+    if not images:
+        raise ValueError("show_images needs at least one image")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(titles)} titles")
+    ncols = min(ncols, len(images))
+    nrows = int(np.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.25)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= len(images):
+            continue
+        img = np.asarray(images[i])
+        if img.ndim == 3 and img.shape[-1] == 1:
+            img = img[..., 0]
+        if img.ndim == 3 and (img.min() < 0 or img.max() > 1) and img.dtype != np.uint8:
+            img = (img - img.min()) / max(float(img.max() - img.min()), 1e-12)
+        ax.imshow(img, cmap=cmap if img.ndim == 2 else None)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(histories: Mapping[str, object], metric: str = "accuracy", title: str | None = None):
+    """Plot training (dashed) and validation (solid) curves for one or more runs.
+
+    ``histories`` maps a label to a ``keras.callbacks.History`` (or its ``.history``
+    dict). Draws the loss and ``metric`` side by side; returns the figure.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for (label, history), color in zip(histories.items(), plt.cm.tab10.colors):
+        hist = getattr(history, "history", history)
+        for ax, key in zip(axes, ("loss", metric)):
+            if key not in hist:
+                raise KeyError(f"history {label!r} has no {key!r}; it has {sorted(hist)}")
+            epochs = np.arange(1, len(hist[key]) + 1)
+            ax.plot(epochs, hist[key], "--", color=color, label=f"{label} (train)")
+            if f"val_{key}" in hist:
+                ax.plot(epochs, hist[f"val_{key}"], "-", color=color, label=f"{label} (validation)")
+    for ax, key in zip(axes, ("loss", metric)):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
