@@ -104,3 +104,22 @@ def test_offline_cache_refuses_files_that_fail_their_checksum(tmp_path):
     with pytest.raises(SystemExit, match="does not match"):
         tool.main([str(source), "--keras-home", str(tmp_path / "keras")])
     assert not (tmp_path / "keras").exists()
+
+
+# ------------------------------------------------------------- setup_notebook
+def test_setup_notebook_reports_size_and_hardware_and_seeds(monkeypatch, capsys):
+    import keras
+
+    from utils import setup_notebook
+
+    monkeypatch.setenv(runsize.ENV_VAR, "fast")
+    assert setup_notebook(seed=7) == "fast"
+    first = (np.random.rand(3), keras.ops.convert_to_numpy(keras.random.uniform((3,))))
+    assert setup_notebook(seed=7) == "fast"
+    second = (np.random.rand(3), keras.ops.convert_to_numpy(keras.random.uniform((3,))))
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+    out = capsys.readouterr().out
+    assert "Run size: fast" in out and "Seed: 7" in out
+    assert "TensorFlow" in out and "Keras 3." in out
+    assert "Hardware: " in out

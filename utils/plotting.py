@@ -40,7 +40,8 @@ def show_images(
         raise ValueError(f"got {len(images)} images but {len(titles)} titles")
     ncols = min(ncols, len(images))
     nrows = int(np.ceil(len(images) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.25)),
+    title_room = 0.45 if titles is not None else 0.1  # inches above each image for its title
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + title_room)),
                              squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")

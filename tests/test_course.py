@@ -1,0 +1,164 @@
+"""Tests for the course command: notebook structure, `course sync`, student versions."""
+
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from utils import course, grading
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = course.lesson_notebooks(ROOT)
+
+
+def test_there_are_lessons():
+    assert [p.name[:2] for p in LESSONS][:2] == ["01", "02"]
+
+
+# ------------------------------------------------------------ notebook shape
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_every_lesson_opens_the_same_way(path):
+    nb = nbformat.read(path, as_version=4)
+    url = course.repository_url(ROOT)
+    title = nb.cells[0]
+    assert title.cell_type == "markdown"
+    assert title.source.startswith(f"# {path.name[:2]} · ")
+    assert "**What you will learn**" in title.source
+    assert f"{course.colab_base(url)}notebooks/{path.name}" in title.source
+    setup = nb.cells[course.first_code_cell(nb)]
+    assert setup.source == course.setup_cell_source(url), "run `course sync`"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_every_question_has_public_and_hidden_tests(path):
+    """Walk the otter blocks: every question has a solution, a public and a hidden test."""
+    nb = nbformat.read(path, as_version=4)
+    assert course.is_assignment(nb)
+    questions, current, block = [], None, None
+    for cell in nb.cells:
+        first = cell.source.strip().split("\n", 1)[0].upper()
+        if cell.cell_type == "raw" and first.startswith("# BEGIN QUESTION"):
+            current = {"name": re.search(r"name:\s*(\S+)", cell.source).group(1),
+                       "solution": 0, "public": 0, "hidden": 0}
+            questions.append(current)
+        elif cell.cell_type == "raw" and first.startswith("# END QUESTION"):
+            current = None
+        elif cell.cell_type == "raw" and first.startswith("# BEGIN "):
+            block = first.split()[2]
+        elif cell.cell_type == "raw" and first.startswith("# END "):
+            block = None
+        elif current is not None and cell.cell_type == "code":
+            if block == "SOLUTION":
+                current["solution"] += 1
+            elif block == "TESTS":
+                current["hidden" if first.startswith("# HIDDEN") else "public"] += 1
+    assert questions, "no exercises"
+    for q in questions:
+        assert q["solution"] and q["public"] and q["hidden"], q
+
+
+# ---------------------------------------------------------------------- sync
+def test_sync_rewrites_setup_cells_and_badges(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(LESSONS[0], tmp_path / "notebooks" / LESSONS[0].name)
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    old_url = course.repository_url(ROOT)
+    new_url = "https://github.com/someone-else/their-fork"
+    (tmp_path / "pyproject.toml").write_text(pyproject.replace(old_url, new_url))
+
+    changed = course.sync(tmp_path)
+    assert {p.name for p in changed} == {LESSONS[0].name, "README.md"}
+    nb = nbformat.read(tmp_path / "notebooks" / LESSONS[0].name, as_version=4)
+    assert f"git+{new_url}" in nb.cells[course.first_code_cell(nb)].source
+    assert "colab.research.google.com/github/someone-else/their-fork/blob/main/" in nb.cells[0].source
+    assert "someone-else/their-fork" in (tmp_path / "README.md").read_text()
+    assert old_url not in (tmp_path / "README.md").read_text()
+    assert course.sync(tmp_path) == []  # idempotent
+
+
+# -------------------------------------------------------------- leak scanning
+def toy_source():
+    C = nbformat.v4
+    nb = C.new_notebook()
+    nb.cells = [
+        C.new_code_cell("def f(x):\n    # BEGIN SOLUTION\n    secret_value = x * 42\n    return secret_value\n    # END SOLUTION"),
+        C.new_code_cell("assert f(1) == 42"),
+        C.new_code_cell("# HIDDEN\nassert f(2) == 84"),
+        C.new_code_cell("y = 2  # SOLUTION"),
+        C.new_code_cell("return_value = None\nz = 1"),
+    ]
+    return nb
+
+
+def test_secret_lines_are_solutions_and_hidden_tests_only():
+    secret = course.secret_lines(toy_source())
+    assert secret == {"secret_value = x * 42", "return secret_value", "assert f(2) == 84",
+                      "y = 2  # SOLUTION"}
+    assert "def f(x):" not in secret  # otter keeps the signature for the student
+
+
+def test_find_leaks_catches_a_solution_in_a_student_notebook():
+    source = toy_source()
+    student = nbformat.v4.new_notebook()
+    student.cells = [nbformat.v4.new_code_cell("def f(x):\n    ...")]
+    assert course.find_leaks(source, student) == []
+    student.cells.append(nbformat.v4.new_code_cell("    return secret_value"))
+    assert course.find_leaks(source, student) == ["return secret_value"]
+    student.cells.pop()
+    student.metadata["otter"] = {"tests": {"q": ">>> assert f(2) == 84"}}  # hidden test in metadata
+    assert course.find_leaks(source, student) == ["assert f(2) == 84"]
+    student.metadata = {}
+    # A hidden test inside an embedded test file, as escaped text in the init cell.
+    embedded = course.student_init_cell("toy", {
+        "q.py": "OK_FORMAT = True\ntest = {'suites': [{'cases': [{'code': '>>> assert f(2) == 84\\n'}]}]}\n"})
+    student.cells.append(nbformat.v4.new_code_cell(embedded))
+    assert course.find_leaks(source, student) == ["assert f(2) == 84"]
+
+
+# ---------------------------------------------------------- student versions
+@pytest.fixture(scope="module")
+def student_versions(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    return {path: course.make_student_version(path, out) for path in LESSONS}
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_student_version_holds_no_solution_or_hidden_test(student_versions, path):
+    student_path = student_versions[path]
+    source = nbformat.read(path, as_version=4)
+    student = nbformat.read(student_path, as_version=4)
+    assert course.secret_lines(source), "the scan would find nothing to look for"
+    assert course.find_leaks(source, student) == []
+    text = student_path.read_text()
+    assert "BEGIN SOLUTION" not in text and "# HIDDEN" not in text
+    # No other file in the folder handed to students holds a secret line either.
+    for other in student_path.parent.rglob("*"):
+        if other.is_file() and other != student_path:
+            lines = course.text_lines(other.read_text(errors="ignore"))
+            assert not course.secret_lines(source) & lines, other
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_student_version_keeps_the_lesson_and_public_tests(student_versions, path):
+    student = nbformat.read(student_versions[path], as_version=4)
+    code = [c for c in student.cells if c.cell_type == "code"]
+    assert student.cells[0].source.startswith(f"# {path.name[:2]} · ")  # title still first
+    assert code[0].source.startswith(course.SETUP_MARKER)                # then the setup cell
+    assert code[1].source.startswith(course.OTTER_INIT_MARKER)           # then otter's init
+    assert all(not c.outputs for c in code), "student versions start without outputs"
+    # The init cell carries one public test file per question, and no hidden case.
+    namespace = {}
+    exec(code[1].source.split("grader = ")[0].replace("import otter\n", ""), namespace)
+    tests = namespace["PUBLIC_TESTS"]
+    questions = [q.name for q in grading.questions_of(nbformat.read(path, as_version=4))]
+    assert sorted(tests) == sorted(f"{q}.py" for q in questions)
+    for text in tests.values():
+        test_ns = {}
+        exec(text, test_ns)
+        cases = [case for suite in test_ns["test"]["suites"] for case in suite["cases"]]
+        assert cases and not any(case["hidden"] for case in cases)
+    checks = [c.source for c in code if c.source.startswith("grader.check(")]
+    assert len(checks) == len(questions)

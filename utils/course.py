@@ -1,0 +1,360 @@
+"""The ``course`` command for instructors: student versions and notebook upkeep.
+
+    course student [NOTEBOOK ...] [--out dist]   student versions and autograder bundles
+    course check [NOTEBOOK ...]                  every source notebook earns full points with its solutions
+    course grade SUBMISSIONS --lesson NN          grade a folder of submitted notebooks into a CSV
+    course sync                                  rewrite setup cells and Colab badges from the repo URL
+
+Source notebooks are otter-grader "assign" notebooks: exercises sit between
+``# BEGIN QUESTION`` / ``# END QUESTION`` raw cells, reference solutions between
+``# BEGIN SOLUTION`` / ``# END SOLUTION`` markers, and tests between
+``# BEGIN TESTS`` / ``# END TESTS``; a test cell whose first line is ``# HIDDEN``
+is for the grader only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+import nbformat
+
+SETUP_MARKER = "# Setup, the same in every lesson"
+COLAB_PREFIX = "https://colab.research.google.com/github/"
+COLAB_BADGE_RE = re.compile(re.escape(COLAB_PREFIX) + r"[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/")
+OTTER_INIT_MARKER = "# Initialize Otter"
+
+
+# ------------------------------------------------------------------ locations
+def repo_root() -> Path:
+    """The course checkout: the folder above this package, else the working folder."""
+    here = Path(__file__).resolve().parents[1]
+    for candidate in (here, Path.cwd(), *Path.cwd().parents):
+        if (candidate / "notebooks").is_dir() and (candidate / "pyproject.toml").exists():
+            return candidate
+    raise SystemExit("course: run this inside a clone of the course (no notebooks/ folder found)")
+
+
+def lesson_notebooks(root: Path) -> list[Path]:
+    """The numbered lesson notebooks, in order."""
+    return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def repository_url(root: Path) -> str:
+    """The repository address, kept in one place: pyproject.toml's [project.urls]."""
+    with open(root / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["project"]["urls"]["Repository"].rstrip("/")
+
+
+def colab_base(url: str, branch: str = "main") -> str:
+    """Colab's address prefix for files of the repository on ``branch``."""
+    owner_repo = url.split("github.com/", 1)[1].removesuffix(".git")
+    return f"{COLAB_PREFIX}{owner_repo}/blob/{branch}/"
+
+
+# ---------------------------------------------------------------- setup cell
+def setup_cell_source(url: str) -> str:
+    """The first code cell of every lesson, for the repository at ``url``."""
+    return f'''{SETUP_MARKER}: on Colab, install the course's helper package;
+# then print versions and hardware, seed all randomness and read the run size.
+import os
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "cnn-keras-course[colab] @ git+{url}"], check=True)
+elif os.path.isdir(os.path.join("..", "utils")):
+    sys.path.insert(0, os.path.abspath(".."))  # a clone used without `pip install -e .`
+
+from utils import by_size, setup_notebook
+
+SIZE = setup_notebook()'''
+
+
+def first_code_cell(nb) -> int:
+    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+
+
+def sync(root: Path) -> list[Path]:
+    """Rewrite every lesson's setup cell and all Colab badges from the repository URL."""
+    url = repository_url(root)
+    base = colab_base(url)
+    changed = []
+    for path in lesson_notebooks(root):
+        nb = nbformat.read(path, as_version=4)
+        before = nbformat.writes(nb)
+        i = first_code_cell(nb)
+        if not nb.cells[i].source.startswith(SETUP_MARKER):
+            raise SystemExit(f"course sync: the first code cell of {path.name} is not the setup cell")
+        nb.cells[i].source = setup_cell_source(url)
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = COLAB_BADGE_RE.sub(base, cell.source)
+        if nbformat.writes(nb) != before:
+            nbformat.write(nb, path)
+            changed.append(path)
+    readme = root / "README.md"
+    text = readme.read_text()
+    new = COLAB_BADGE_RE.sub(base, text)
+    if new != text:
+        readme.write_text(new)
+        changed.append(readme)
+    return changed
+
+
+# ----------------------------------------------------------- student version
+def is_assignment(nb) -> bool:
+    return any(c.cell_type == "raw" and c.source.lstrip().upper().startswith("# ASSIGNMENT CONFIG")
+               for c in nb.cells)
+
+
+def secret_lines(nb) -> set[str]:
+    """Lines that only solutions and hidden tests hold: none may reach a student.
+
+    Secret are: code lines between in-cell ``# BEGIN SOLUTION`` / ``# END SOLUTION``
+    markers or ending in ``# SOLUTION`` (otter keeps the rest of a solution cell,
+    such as the ``def`` line), whole Markdown cells inside a solution block (otter
+    replaces them), and test cells starting with ``# HIDDEN``. Lines that also occur
+    outside these places (``return x``) are not counted.
+    """
+    secret, public = set(), set()
+    in_solution_block = False
+    for cell in nb.cells:
+        first = cell.source.lstrip().split("\n", 1)[0].strip().upper()
+        if cell.cell_type == "raw":
+            if first.startswith("# BEGIN SOLUTION"):
+                in_solution_block = True
+            elif first.startswith("# END SOLUTION"):
+                in_solution_block = False
+            continue
+        whole_cell = (cell.cell_type == "markdown" and in_solution_block) or (
+            cell.cell_type == "code" and first.startswith("# HIDDEN"))
+        inside = False
+        for line in cell.source.split("\n"):
+            stripped = line.strip()
+            if stripped.startswith("# BEGIN SOLUTION"):
+                inside = True
+            elif stripped.startswith("# END SOLUTION"):
+                inside = False
+            elif stripped:
+                is_secret = whole_cell or inside or stripped.endswith("# SOLUTION")
+                (secret if is_secret else public).add(stripped)
+    return {line for line in secret - public if len(line) > 3 and line != "# HIDDEN"}
+
+
+def _strings(value):
+    """Every string inside nested dicts and lists (notebook metadata)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _string_constants(source: str, depth: int = 0):
+    """Every string literal in Python source, and those inside strings that are Python
+    source themselves (the public test files embedded in a student's init cell)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.value
+            if depth < 2:
+                yield from _string_constants(node.value, depth + 1)
+
+
+def text_lines(text: str) -> set[str]:
+    """Stripped lines of a text, with doctest prompts (``>>>``, ``...``) removed.
+
+    When the text is Python, the lines of its string literals count too, so code
+    hidden in an escaped string (``'assert f(2) == 84\\n'``) is still seen.
+    """
+    lines = set()
+    for chunk in (text, *_string_constants(text)):
+        for line in chunk.split("\n"):
+            line = line.strip()
+            for prompt in (">>> ", "... "):
+                if line.startswith(prompt):
+                    line = line[len(prompt):].strip()
+            lines.add(line)
+    return lines
+
+
+def find_leaks(source_nb, student_nb) -> list[str]:
+    """Secret lines of ``source_nb`` that occur as a line of ``student_nb``: in a cell,
+    an output, or the metadata (where otter stores public tests)."""
+    found = set()
+    for cell in student_nb.cells:
+        found |= text_lines(cell.source)
+        for output in cell.get("outputs", []):
+            for text in _strings(dict(output)):
+                found |= text_lines(text)
+    for text in _strings(dict(student_nb.metadata)):
+        found |= text_lines(text)
+    return sorted(secret_lines(source_nb) & found)
+
+
+def _python_string(text: str) -> str:
+    """A readable Python literal for ``text`` (triple-quoted when that is exact)."""
+    if "'''" not in text and "\\" not in text and not text.endswith("'"):
+        return "'''" + text + "'''"
+    return repr(text)
+
+
+def student_init_cell(lesson: str, tests: dict[str, str]) -> str:
+    """Source of the student version's otter init cell, with the public tests inline."""
+    entries = "".join(f"    {name!r}: {_python_string(text)},\n" for name, text in sorted(tests.items()))
+    return (
+        f"{OTTER_INIT_MARKER}: grader.check(...) runs this lesson's public tests, here and on Colab.\n"
+        "import otter\n"
+        "from utils.exercises import install_public_tests\n\n"
+        f"PUBLIC_TESTS = {{\n{entries}}}\n"
+        # No notebook name: on Colab, or once renamed, the file is not where otter would look.
+        f"grader = otter.Notebook(tests_dir=install_public_tests({lesson!r}, PUBLIC_TESTS))"
+    )
+
+
+def _replace_otter_init(nb, source: Path, tests_dir: Path) -> None:
+    """Put a self-contained init cell right after the setup cell (otter puts its own first).
+
+    The new cell writes the public test files otter made into ``tests/<lesson>/``,
+    so grader.check works from the notebook alone, also on Colab.
+    """
+    init = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(OTTER_INIT_MARKER)]
+    if not init:
+        raise SystemExit(f"course student: otter made no init cell for {source.name}")
+    tests = {p.name: p.read_text() for p in sorted(tests_dir.glob("*.py"))}
+    if not tests:
+        raise SystemExit(f"course student: no public test files in {tests_dir}")
+    cell = init[0]
+    nb.cells = [c for c in nb.cells if c is not cell]
+    cell.source = student_init_cell(source.stem, tests)
+    nb.cells.insert(first_code_cell(nb) + 1, cell)
+
+
+def make_student_version(source: Path, out: Path) -> Path:
+    """Run ``otter assign`` on one source notebook; return the student notebook's path.
+
+    Writes ``out/<stem>/student/`` and ``out/<stem>/autograder/``, and raises if
+    the student version holds any line of a solution or hidden test.
+    """
+    dest = out / source.stem
+    if dest.exists():
+        shutil.rmtree(dest)
+    cmd = [sys.executable, "-m", "otter", "assign", str(source), str(dest),
+           "--no-run-tests", "--no-pdfs"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    student = dest / "student" / source.name
+    if result.returncode != 0 or not student.exists():
+        raise SystemExit(f"course student: otter assign failed on {source.name}:\n"
+                         f"{result.stdout}\n{result.stderr}")
+    nb = nbformat.read(student, as_version=4)
+    _replace_otter_init(nb, source, dest / "student" / "tests")
+    nbformat.write(nb, student)
+    leaks = find_leaks(nbformat.read(source, as_version=4), nb)
+    if leaks:
+        raise SystemExit(f"course student: {student} leaks solution lines: {leaks[:5]}")
+    return student
+
+
+# ------------------------------------------------------------------ grading
+def find_lesson(root: Path, name: str) -> Path:
+    """A lesson's source notebook from its number ("01"), stem or path."""
+    path = Path(name)
+    if path.suffix == ".ipynb" and path.exists():
+        return path
+    matches = [p for p in lesson_notebooks(root) if p.stem == name or p.name.startswith(f"{name}_")]
+    if len(matches) != 1:
+        known = ", ".join(p.stem for p in lesson_notebooks(root))
+        raise SystemExit(f"course: no single lesson matches {name!r}; lessons: {known}")
+    return matches[0]
+
+
+def check(sources: list[Path], timeout: float) -> bool:
+    """Grade each source notebook's solution version; True when every question earns full points."""
+    from . import grading
+
+    ok = True
+    for source in sources:
+        with tempfile.TemporaryDirectory(prefix="course-check-") as tmp:
+            autograder = grading.build_autograder(source, Path(tmp))
+            solution = Path(tmp) / source.stem / "autograder" / source.name
+            questions = grading.questions_of(nbformat.read(source, as_version=4))
+            rows = grading.grade_submission(solution, autograder, questions, source.stem, timeout)
+        for r in rows:
+            status = "ok  " if r.points >= r.max_points else "FAIL"
+            print(f"{status} {source.stem} {r.question}: {r.points:g} / {r.max_points:g}"
+                  + ("" if status == "ok  " else f"  ({r.reason})"))
+            ok &= r.points >= r.max_points
+    return ok
+
+
+# ----------------------------------------------------------------------- CLI
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="course", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_student = sub.add_parser("student", help="generate student versions and autograder bundles")
+    p_student.add_argument("notebooks", nargs="*", type=Path,
+                           help="source notebooks (default: every lesson with exercises)")
+    p_student.add_argument("--out", type=Path, default=None, help="output folder (default: dist/)")
+    p_check = sub.add_parser("check", help="check that every solution passes all its tests")
+    p_check.add_argument("notebooks", nargs="*", type=Path,
+                         help="source notebooks (default: every lesson with exercises)")
+    p_check.add_argument("--timeout", type=float, default=900, help="seconds per notebook")
+    p_grade = sub.add_parser("grade", help="grade a folder of submitted notebooks")
+    p_grade.add_argument("submissions", type=Path,
+                         help="folder with one notebook per student (or one sub-folder per student)")
+    p_grade.add_argument("--lesson", required=True,
+                         help='the lesson: number ("01"), name, or a source notebook path')
+    p_grade.add_argument("--out", type=Path, default=Path("grades.csv"), help="CSV to write")
+    p_grade.add_argument("--timeout", type=float, default=600, help="seconds per submission")
+    p_grade.add_argument("--size", choices=("fast", "full"), default="fast",
+                         help="run size for submissions (exercise tests do not depend on it)")
+    sub.add_parser("sync", help="rewrite setup cells and Colab badges from pyproject's URL")
+    args = parser.parse_args(argv)
+    root = repo_root()
+
+    if args.command == "sync":
+        changed = sync(root)
+        print(f"course sync: {len(changed)} file(s) updated" +
+              "".join(f"\n  {p.relative_to(root)}" for p in changed))
+        return 0
+
+    if args.command == "grade":
+        from . import grading
+
+        source = find_lesson(root, args.lesson)
+        rows = grading.grade_folder(args.submissions, source, args.out, args.timeout, args.size)
+        print(grading.summary(rows))
+        print(f"course grade: {len(rows)} rows written to {args.out}")
+        return 0
+
+    sources = args.notebooks or [p for p in lesson_notebooks(root)
+                                 if is_assignment(nbformat.read(p, as_version=4))]
+    if args.command == "check":
+        return 0 if check(sources, args.timeout) else 1
+
+    out = args.out or root / "dist"
+    for source in sources:
+        student = make_student_version(source, out)
+        bundle = sorted((out / source.stem / "autograder").glob("*.zip"))
+        print(f"course student: {source.name} -> {student}"
+              + (f"\n                autograder bundle: {bundle[-1]}" if bundle else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
