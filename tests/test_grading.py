@@ -1,0 +1,140 @@
+"""Batch grading end to end on a small dedicated assignment and synthetic submissions.
+
+Each kind of submission an instructor meets gets the points it earned and a reason:
+correct, partly correct, raising, looping forever, empty, renamed, not a notebook.
+"""
+
+import csv
+import hashlib
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from utils import course, grading
+
+SOURCE = Path(__file__).parent / "assignment" / "grading_demo.ipynb"
+TIMEOUT = 30  # seconds per submission; a healthy one needs about 10 here
+
+
+def with_answers(student_nb, square_body, mean_body, extra_first=None):
+    """A copy of the student notebook with the two answer cells filled in."""
+    nb = nbformat.from_dict(student_nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.startswith("def square"):
+            cell.source = f"def square(x):\n    {square_body}"
+        elif cell.cell_type == "code" and cell.source.startswith("def mean_of"):
+            cell.source = f"def mean_of(values):\n    {mean_body}"
+    if extra_first:
+        nb.cells.insert(2, nbformat.v4.new_code_cell(extra_first))
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    build = tmp_path_factory.mktemp("build")
+    student = nbformat.read(course.make_student_version(SOURCE, build), as_version=4)
+    folder = tmp_path_factory.mktemp("submissions")
+    write = lambda name, nb: nbformat.write(nb, folder / name)
+    write("alice.ipynb", with_answers(student, "return x * x", "return sum(values) / len(values)"))
+    # Right on the public test, wrong on the hidden ones: half the points of q2.
+    write("bob.ipynb", with_answers(student, "return x ** 2", "return sum(values) / 3"))
+    write("carol.ipynb", with_answers(student, "return x * x", "return 1 / 0",
+                                      extra_first='raise RuntimeError("a cell that fails")'))
+    write("dave.ipynb", with_answers(student, "return x * x", "return 1.0",
+                                     extra_first="while True:\n    pass"))
+    (folder / "erin.ipynb").write_bytes(b"")
+    write("frank - final (2).ipynb", with_answers(student, "return x * x", "return sum(values) / len(values)"))
+    (folder / "gina.pdf").write_bytes(b"%PDF-1.4 not a notebook")
+    (folder / "hugo").mkdir()  # a folder without a notebook
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+    out = tmp_path_factory.mktemp("out") / "grades.csv"
+    rows = grading.grade_folder(folder, SOURCE, out, timeout=TIMEOUT, progress=False)
+    after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+    return {"rows": rows, "csv": out, "before": before, "after": after, "student": student}
+
+
+def points(graded, student):
+    return {r.question: r.points for r in graded["rows"] if r.student == student}
+
+
+def reasons(graded, student):
+    return {r.question: r.reason for r in graded["rows"] if r.student == student}
+
+
+@pytest.mark.parametrize("student, expected", [
+    ("alice", {"q1_square": 2, "q2_mean": 2}),
+    ("bob", {"q1_square": 2, "q2_mean": 1}),
+    ("carol", {"q1_square": 2, "q2_mean": 0}),
+    ("dave", {"q1_square": 0, "q2_mean": 0}),
+    ("erin", {"q1_square": 0, "q2_mean": 0}),
+    ("frank - final (2)", {"q1_square": 2, "q2_mean": 2}),
+    ("gina", {"q1_square": 0, "q2_mean": 0}),
+    ("hugo", {"q1_square": 0, "q2_mean": 0}),
+])
+def test_each_submission_gets_the_points_it_earned(graded, student, expected):
+    assert points(graded, student) == expected
+
+
+def test_each_shortfall_has_a_reason(graded):
+    assert reasons(graded, "alice") == {"q1_square": "all tests passed", "q2_mean": "all tests passed"}
+    assert "AssertionError" in reasons(graded, "bob")["q2_mean"]
+    assert "ZeroDivisionError" in reasons(graded, "carol")["q2_mean"]
+    assert reasons(graded, "dave")["q1_square"] == f"timed out after {TIMEOUT} s"
+    assert reasons(graded, "erin")["q1_square"] == "empty file"
+    assert reasons(graded, "gina")["q1_square"].startswith("not a Jupyter notebook")
+    assert reasons(graded, "hugo")["q1_square"] == "0 notebooks in the folder, expected 1"
+
+
+def test_the_csv_holds_every_row(graded):
+    with open(graded["csv"]) as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == grading.RESULT_FIELDS
+    assert len(rows) == 8 * 2
+    bob = {r["question"]: (r["points"], r["max_points"]) for r in rows if r["student"] == "bob"}
+    assert bob == {"q1_square": ("2", "2"), "q2_mean": ("1", "2")}
+
+
+def test_submissions_are_never_modified(graded):
+    assert graded["before"] == graded["after"]
+
+
+def test_summary_lists_totals(graded):
+    text = grading.summary(graded["rows"])
+    assert "alice" in text and "4 / 4" in text
+    assert "8 submissions, mean" in text
+
+
+def test_check_passes_the_solution_and_fails_a_broken_one(tmp_path, capsys):
+    assert course.check([SOURCE], timeout=TIMEOUT)
+    broken = nbformat.read(SOURCE, as_version=4)
+    for cell in broken.cells:
+        if cell.cell_type == "code" and cell.source.startswith("def mean_of"):
+            cell.source = cell.source.replace("math.fsum(values) / len(values)", "0")
+    path = tmp_path / SOURCE.name
+    nbformat.write(broken, path)
+    assert not course.check([path], timeout=TIMEOUT)
+    out = capsys.readouterr().out
+    assert "FAIL grading_demo q2_mean: 0 / 2" in out
+
+
+def test_questions_of_reads_names_and_points():
+    qs = grading.questions_of(nbformat.read(SOURCE, as_version=4))
+    assert [(q.name, q.points) for q in qs] == [("q1_square", 2.0), ("q2_mean", 2.0)]
+
+
+def test_students_see_which_public_tests_pass(graded, tmp_path):
+    """The student version alone (no tests folder beside it) runs its public checks."""
+    from nbclient import NotebookClient
+
+    nb = with_answers(graded["student"], "return x * x", "return 0")
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.startswith("grader.check("):
+            text = " ".join(str(o.get("data", {}).get("text/plain", o.get("text", ""))) for o in cell.outputs)
+            outputs[cell.source.split('"')[1]] = text
+    assert "q1_square results: All test cases passed!" in outputs["q1_square"]
+    assert "q2_mean results:" in outputs["q2_mean"] and "passed" not in outputs["q2_mean"].split("results:")[1][:40]
+    assert (tmp_path / "tests" / "grading_demo" / "q1_square.py").exists()
