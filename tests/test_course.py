@@ -1,5 +1,6 @@
 """Tests for the course command: notebook structure, `course sync`, student versions."""
 
+import ast
 import re
 import shutil
 from pathlib import Path
@@ -57,6 +58,35 @@ def test_every_question_has_public_and_hidden_tests(path):
     assert questions, "no exercises"
     for q in questions:
         assert q["solution"] and q["public"] and q["hidden"], q
+
+
+def _names(source, ctx):
+    tree = ast.parse(source)
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ctx)}
+
+
+@pytest.mark.parametrize("path", LESSONS + [ROOT / "tests" / "assignment" / "grading_demo.ipynb"],
+                         ids=lambda p: p.name)
+def test_hidden_tests_do_not_rely_on_public_test_variables(path):
+    """The grader runs each test case on its own: a name that only a public test
+    cell defines does not exist when a hidden test runs (it does in the notebook)."""
+    nb = nbformat.read(path, as_version=4)
+    public_names, in_tests = set(), False
+    for cell in nb.cells:
+        first = cell.source.strip().split("\n", 1)[0].upper()
+        if cell.cell_type == "raw":
+            if first.startswith("# BEGIN TESTS"):
+                in_tests, public_names = True, set()
+            elif first.startswith("# END TESTS"):
+                in_tests = False
+            continue
+        if not (in_tests and cell.cell_type == "code"):
+            continue
+        if first.startswith("# HIDDEN"):
+            missing = (_names(cell.source, ast.Load) & public_names) - _names(cell.source, ast.Store)
+            assert not missing, f"hidden test uses {missing}, defined only in a public test"
+        else:
+            public_names |= _names(cell.source, ast.Store)
 
 
 # ---------------------------------------------------------------------- sync

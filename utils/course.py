@@ -303,6 +303,14 @@ def check(sources: list[Path], timeout: float) -> bool:
 
 
 # ----------------------------------------------------------------------- CLI
+def _shown(path: Path) -> str:
+    """A path relative to the working folder when it lies below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -351,8 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     for source in sources:
         student = make_student_version(source, out)
         bundle = sorted((out / source.stem / "autograder").glob("*.zip"))
-        print(f"course student: {source.name} -> {student}"
-              + (f"\n                autograder bundle: {bundle[-1]}" if bundle else ""))
+        print(f"course student: {source.name} -> {_shown(student)}"
+              + (f"\n                autograder bundle: {_shown(bundle[-1])}" if bundle else ""))
     return 0
 
 

@@ -212,7 +212,7 @@ def grade_folder(folder: Path, source: Path, csv_path: Path, timeout: float = 60
         writer = csv.writer(f)
         writer.writerow(RESULT_FIELDS)
         for r in rows:
-            writer.writerow([r.student, r.question, f"{r.points:g}", f"{r.max_points:g}", r.reason])
+            writer.writerow([r.student, r.question, f"{round(r.points, 2):g}", f"{r.max_points:g}", r.reason])
     return rows
 
 
@@ -228,7 +228,7 @@ def summary(rows: list[Row]) -> str:
     for student, rs in students.items():
         got, total = sum(r.points for r in rs), sum(r.max_points for r in rs)
         note = next((f"{r.question}: {r.reason}" for r in rs if r.points < r.max_points), "")
-        lines.append(f"{student:<{width}}{got:>6g} / {total:<3g}  {note}")
+        lines.append(f"{student:<{width}}{round(got, 2):>6g} / {total:<3g}  {note}")
     totals = [sum(r.points for r in rs) for rs in students.values()]
     lines.append(f"{len(students)} submissions, mean {sum(totals) / len(totals):.2f} points")
     return "\n".join(lines)
