@@ -143,3 +143,34 @@ def test_install_public_tests_refuses_paths(tmp_path, lesson, name):
 
     with pytest.raises(ValueError):
         install_public_tests(lesson, {name: "x"}, root=tmp_path)
+
+
+# ------------------------------------------------------------------- plotting
+def test_plot_history_panels_and_missing_keys():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from utils.plotting import plot_history
+
+    hist = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8]}
+    fig = plot_history({"run": hist})
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy"]
+    assert len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 1  # no val_accuracy
+    assert [ax.get_ylabel() for ax in plot_history({"run": hist}, metric=None).axes] == ["loss"]
+    assert len(plot_history({"run": hist}, metric="loss").axes) == 1
+    with pytest.raises(KeyError, match="auc"):
+        plot_history({"run": hist}, metric="auc")
+
+
+def test_show_images_checks_its_input():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from utils.plotting import show_images
+
+    fig = show_images(np.zeros((5, 4, 4)), titles=list("abcde"), ncols=3)
+    assert len(fig.axes) == 6 and fig.axes[4].get_title() == "e"
+    with pytest.raises(ValueError, match="at least one"):
+        show_images([])
+    with pytest.raises(ValueError, match="2 titles"):
+        show_images(np.zeros((3, 4, 4)), titles=["a", "b"])

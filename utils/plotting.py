@@ -61,27 +61,31 @@ def show_images(
     return fig
 
 
-def plot_history(histories: Mapping[str, object], metric: str = "accuracy", title: str | None = None):
+def plot_history(histories: Mapping[str, object], metric: str | None = "accuracy",
+                 title: str | None = None):
     """Plot training (dashed) and validation (solid) curves for one or more runs.
 
     ``histories`` maps a label to a ``keras.callbacks.History`` (or its ``.history``
-    dict). Draws the loss and ``metric`` side by side; returns the figure.
+    dict). Draws the loss and ``metric`` side by side, or the loss alone when
+    ``metric`` is None or "loss"; returns the figure.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    keys = ("loss",) if metric in (None, "loss") else ("loss", metric)
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 3.8), squeeze=False)
+    axes = axes[0]
     for (label, history), color in zip(histories.items(), plt.cm.tab10.colors):
         hist = getattr(history, "history", history)
-        for ax, key in zip(axes, ("loss", metric)):
+        for ax, key in zip(axes, keys):
             if key not in hist:
                 raise KeyError(f"history {label!r} has no {key!r}; it has {sorted(hist)}")
             epochs = np.arange(1, len(hist[key]) + 1)
             ax.plot(epochs, hist[key], "--", color=color, label=f"{label} (train)")
             if f"val_{key}" in hist:
                 ax.plot(epochs, hist[f"val_{key}"], "-", color=color, label=f"{label} (validation)")
-    for ax, key in zip(axes, ("loss", metric)):
+    for ax, key in zip(axes, keys):
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8)
+    axes[-1].legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
