@@ -39,7 +39,7 @@ def test_every_question_has_public_and_hidden_tests(path):
     assert course.is_assignment(nb)
     questions, current, block = [], None, None
     for cell in nb.cells:
-        first = cell.source.strip().split("\n", 1)[0].upper()
+        first = course.first_line(cell)
         if cell.cell_type == "raw" and first.startswith("# BEGIN QUESTION"):
             current = {"name": re.search(r"name:\s*(\S+)", cell.source).group(1),
                        "solution": 0, "public": 0, "hidden": 0}
@@ -73,7 +73,7 @@ def test_hidden_tests_do_not_rely_on_public_test_variables(path):
     nb = nbformat.read(path, as_version=4)
     public_names, in_tests = set(), False
     for cell in nb.cells:
-        first = cell.source.strip().split("\n", 1)[0].upper()
+        first = course.first_line(cell)
         if cell.cell_type == "raw":
             if first.startswith("# BEGIN TESTS"):
                 in_tests, public_names = True, set()

@@ -111,8 +111,14 @@ def sync(root: Path) -> list[Path]:
 
 
 # ----------------------------------------------------------- student version
+def first_line(cell) -> str:
+    """A cell's first line, stripped and upper-cased: where otter's markers
+    (``# BEGIN QUESTION``, ``# HIDDEN``, ...) sit, in any case."""
+    return cell.source.strip().split("\n", 1)[0].strip().upper()
+
+
 def is_assignment(nb) -> bool:
-    return any(c.cell_type == "raw" and c.source.lstrip().upper().startswith("# ASSIGNMENT CONFIG")
+    return any(c.cell_type == "raw" and first_line(c).startswith("# ASSIGNMENT CONFIG")
                for c in nb.cells)
 
 
@@ -128,7 +134,7 @@ def secret_lines(nb) -> set[str]:
     secret, public = set(), set()
     in_solution_block = False
     for cell in nb.cells:
-        first = cell.source.lstrip().split("\n", 1)[0].strip().upper()
+        first = first_line(cell)
         if cell.cell_type == "raw":
             if first.startswith("# BEGIN SOLUTION"):
                 in_solution_block = True

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 
+from .course import first_line, make_student_version
 from .data import keras_cache_dir
 
 RESULT_FIELDS = ["student", "question", "points", "max_points", "reason"]
@@ -47,11 +48,16 @@ class Row:
     reason: str
 
 
+def zero_rows(student: str, questions: list[Question], reason: str) -> list[Row]:
+    """No points on every question, for one reason (a submission that could not run)."""
+    return [Row(student, q.name, 0.0, q.points, reason) for q in questions]
+
+
 def questions_of(source_nb) -> list[Question]:
     """The questions of an otter source notebook, in order, with their points."""
     questions = []
     for cell in source_nb.cells:
-        if cell.cell_type == "raw" and cell.source.strip().upper().startswith("# BEGIN QUESTION"):
+        if cell.cell_type == "raw" and first_line(cell).startswith("# BEGIN QUESTION"):
             name = re.search(r"^\s*name:\s*(\S+)", cell.source, flags=re.M)
             points = re.search(r"^\s*points:\s*([\d.]+)", cell.source, flags=re.M)
             if not name:
@@ -62,8 +68,6 @@ def questions_of(source_nb) -> list[Question]:
 
 def build_autograder(source: Path, out: Path) -> Path:
     """Run ``otter assign`` (the source's config must say ``generate: true``); return the zip."""
-    from .course import make_student_version
-
     make_student_version(source, out)
     zips = sorted((out / source.stem / "autograder").glob("*.zip"))
     if not zips:
@@ -113,12 +117,9 @@ def grade_submission(path: Path, autograder: Path, questions: list[Question], st
                      timeout: float = 600, size: str = "fast") -> list[Row]:
     """Grade one submission; always returns one row per question, never raises for
     anything the submission did."""
-    def all_rows(reason: str) -> list[Row]:
-        return [Row(student, q.name, 0.0, q.points, reason) for q in questions]
-
     problem = _not_a_notebook(path)
     if problem:
-        return all_rows(problem)
+        return zero_rows(student, questions, problem)
 
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         tmp = Path(tmp)
@@ -140,11 +141,11 @@ def grade_submission(path: Path, autograder: Path, questions: list[Question], st
         except subprocess.TimeoutExpired:
             _kill_tree(proc)
             proc.communicate()
-            return all_rows(f"timed out after {timeout:g} s")
+            return zero_rows(student, questions, f"timed out after {timeout:g} s")
         results_file = results_dir / "results.json"
         if not results_file.exists():
             tail = " ".join((log or "").strip().splitlines()[-2:])[:200]
-            return all_rows(f"grader could not run the notebook: {tail or 'no output'}")
+            return zero_rows(student, questions, f"grader could not run the notebook: {tail or 'no output'}")
         tests = json.loads(results_file.read_text()).get("tests", [])
 
     by_name = {t.get("name"): t for t in tests}
@@ -204,7 +205,7 @@ def grade_folder(folder: Path, source: Path, csv_path: Path, timeout: float = 60
         for student, path, problem in tqdm(entries, desc="grading", unit="submission",
                                            disable=not progress):
             if path is None:
-                rows += [Row(student, q.name, 0.0, q.points, problem) for q in questions]
+                rows += zero_rows(student, questions, problem)
             else:
                 rows += grade_submission(path, autograder, questions, student, timeout, size)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
