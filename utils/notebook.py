@@ -108,3 +108,18 @@ def setup_notebook(seed: int = 42) -> str:
             if size == "fast" else "the lesson as intended")
     print(f"Run size: {size} ({note}). Switch with {ENV_VAR}=full|fast. Seed: {seed}.")
     return size
+
+
+def progress(iterable=None, **kwargs):
+    """A text progress bar (tqdm) for notebooks (lessons 08 and 09).
+
+    Text rather than a widget, written to stdout: a widget's saved output shows its
+    first state (0%) to anyone reading the stored notebook, and a bar on stderr is
+    drawn in red. Keyword arguments go to ``tqdm``.
+    """
+    from tqdm.std import tqdm
+
+    kwargs.setdefault("file", sys.stdout)
+    kwargs.setdefault("mininterval", 0.5)
+    kwargs.setdefault("ncols", 100)
+    return tqdm(iterable, **kwargs)
