@@ -1,4 +1,4 @@
-"""Pretrained ImageNet backbones and photos for lessons that optimize an image (08, 09).
+"""Pretrained ImageNet backbones and photos (lessons 04, 08 and 09).
 
 The image being optimized is always a float32 RGB array in [0, 1]; :func:`backbone`
 returns a model that takes such images and applies the right ``preprocess_input``
@@ -16,6 +16,8 @@ import numpy as np
 # Keras application, keyword arguments, and the ImageNet preprocessing module's name.
 BACKBONES = {
     "InceptionV3": ("InceptionV3", {}, "inception_v3"),
+    "MobileNetV2": ("MobileNetV2", {}, "mobilenet_v2"),
+    "EfficientNetB0": ("EfficientNetB0", {}, "efficientnet"),
     "VGG16": ("VGG16", {}, "vgg16"),
     "VGG19": ("VGG19", {}, "vgg19"),
     # The only ImageNet weights available offline in this course's CI: alpha 0.25, no top.
