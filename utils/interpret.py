@@ -1,0 +1,156 @@
+"""What a trained CNN looks at: saliency, Grad-CAM, occlusion, and adversarial
+examples by the fast gradient sign method (lesson 05).
+
+Every function takes a Keras model that maps a batch of images (N, H, W, C) to class
+probabilities (N, K), and one image (H, W, C) or a batch, as NumPy arrays. Heatmaps
+come back as float arrays (H, W) at the image's resolution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _as_image(model, image) -> np.ndarray:
+    """Check one image against the model's input shape; return it as float32 (H, W, C)."""
+    img = np.asarray(image, dtype=np.float32)
+    expected = tuple(model.input_shape[1:])
+    if img.ndim != len(expected) or any(e is not None and e != s for e, s in zip(expected, img.shape)):
+        raise ValueError(f"image has shape {img.shape}, but the model takes images of shape "
+                         f"{tuple('any' if e is None else e for e in expected)}; pass one image, not a batch")
+    return img
+
+
+def _class_of(model, img, class_index):
+    if class_index is None:
+        return int(np.argmax(model(img[None], training=False)[0]))
+    n_classes = model.output_shape[-1]
+    if not 0 <= int(class_index) < n_classes:
+        raise ValueError(f"class_index {class_index} is out of range for {n_classes} classes")
+    return int(class_index)
+
+
+def saliency_map(model, image, class_index: int | None = None) -> np.ndarray:
+    """Vanilla gradient saliency (Simonyan, Vedaldi and Zisserman, 2014).
+
+    The absolute gradient of the class's output with respect to each input pixel, the
+    maximum over colour channels. ``class_index`` defaults to the predicted class.
+    Returns an array (H, W); large where a small pixel change moves the score most.
+    """
+    import tensorflow as tf
+
+    img = _as_image(model, image)
+    c = _class_of(model, img, class_index)
+    x = tf.constant(img[None])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        score = model(x, training=False)[0, c]
+    grad = tape.gradient(score, x)[0].numpy()
+    return np.abs(grad).max(axis=-1)
+
+
+def conv_layer_names(model) -> list[str]:
+    """Names of the layers whose output is a 4-D feature map (N, H, W, C)."""
+    import keras
+
+    names = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):
+            continue
+        if len(shape) == 4:
+            names.append(layer.name)
+    return names
+
+
+def grad_cam(model, image, layer_name: str, class_index: int | None = None) -> np.ndarray:
+    """Grad-CAM (Selvaraju et al., 2017) for one image.
+
+    Weights each feature map of ``layer_name`` by the spatial mean of the class
+    output's gradient with respect to it, sums, keeps the positive part and resizes
+    to the image (bilinear). Returns an array (H, W) scaled to [0, 1] (all zeros if
+    nothing speaks for the class).
+    """
+    import keras
+    import tensorflow as tf
+
+    img = _as_image(model, image)
+    names = conv_layer_names(model)
+    if layer_name not in names:
+        raise ValueError(f"{model.name} has no layer {layer_name!r} with a 4-D feature map; "
+                         f"choose one of {names}")
+    c = _class_of(model, img, class_index)
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs     # a tensor in, not a list
+    grad_model = keras.Model(inputs, [model.get_layer(layer_name).output, model.outputs[0]])
+    x = tf.constant(img[None])
+    with tf.GradientTape() as tape:
+        fmap, probs = grad_model(x, training=False)
+        score = probs[0, c]
+    grads = tape.gradient(score, fmap)[0]
+    weights = tf.reduce_mean(grads, axis=(0, 1))                      # one weight per channel
+    cam = tf.nn.relu(tf.reduce_sum(fmap[0] * weights, axis=-1))
+    cam = tf.image.resize(cam[..., None], img.shape[:2], method="bilinear")[..., 0].numpy()
+    top = cam.max()
+    return cam / top if top > 0 else cam
+
+
+def occlusion_map(model, image, class_index: int | None = None, patch: int = 6, stride: int = 2,
+                  fill: float | None = None, batch_size: int = 256) -> np.ndarray:
+    """Occlusion sensitivity (Zeiler and Fergus, 2014).
+
+    Slides a ``patch`` x ``patch`` square of value ``fill`` (default: the image's mean)
+    over the image with the given ``stride`` and records how much the class's
+    probability drops. Each pixel gets the mean drop over the patches that covered it.
+    Returns an array (H, W): positive where hiding the pixels hurts the class.
+    """
+    img = _as_image(model, image)
+    h, w = img.shape[:2]
+    if not 1 <= patch <= min(h, w) or stride < 1:
+        raise ValueError(f"patch must be between 1 and {min(h, w)} and stride at least 1; "
+                         f"got patch={patch}, stride={stride}")
+    c = _class_of(model, img, class_index)
+    value = float(img.mean()) if fill is None else fill
+    base = float(model(img[None], training=False)[0, c])
+    corners = [(y, x) for y in range(0, h - patch + 1, stride) for x in range(0, w - patch + 1, stride)]
+    drops = []
+    for start in range(0, len(corners), batch_size):
+        batch = np.repeat(img[None], len(corners[start:start + batch_size]), axis=0)
+        for k, (y, x) in enumerate(corners[start:start + batch_size]):
+            batch[k, y:y + patch, x:x + patch] = value
+        drops.append(base - np.asarray(model(batch, training=False))[:, c])
+    drops = np.concatenate(drops)
+    total = np.zeros((h, w))
+    count = np.zeros((h, w))
+    for (y, x), d in zip(corners, drops):
+        total[y:y + patch, x:x + patch] += d
+        count[y:y + patch, x:x + patch] += 1
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+
+def fgsm(model, images, labels, epsilon: float, clip: tuple[float, float] | None = (0.0, 1.0)) -> np.ndarray:
+    """Adversarial images by the fast gradient sign method (Goodfellow et al., 2015).
+
+    Moves every pixel by ``epsilon`` in the direction that increases the
+    cross-entropy loss of the true ``labels``: x + epsilon * sign(grad_x loss), then
+    clips to ``clip``. ``images`` is a batch (N, H, W, C); returns a batch.
+    """
+    import keras
+    import tensorflow as tf
+
+    x = tf.constant(np.asarray(images, dtype=np.float32))
+    if x.shape.rank != len(model.input_shape):
+        raise ValueError(f"images must be a batch of shape (N, ...) matching {model.input_shape}; "
+                         f"got {tuple(x.shape)}")
+    if epsilon < 0:
+        raise ValueError(f"epsilon must be non-negative, got {epsilon}")
+    y = tf.constant(np.asarray(labels).reshape(-1))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = keras.losses.sparse_categorical_crossentropy(y, model(x, training=False))
+    adv = x + epsilon * tf.sign(tape.gradient(loss, x))
+    if clip is not None:
+        adv = tf.clip_by_value(adv, *clip)
+    return adv.numpy()
