@@ -71,6 +71,12 @@ def test_iou_is_1_only_for_the_same_box_and_shrinks_when_one_box_moves_away(a, b
     assert iou(a, far) == 0.0
 
 
+def test_empty_box_sets_are_allowed():
+    assert as_boxes([]).shape == (0, 4) and as_boxes(np.zeros((0, 4))).shape == (0, 4)
+    assert iou(np.zeros((0, 4)), np.array([[0, 0, 1, 1]])).shape == (0, 1)
+    assert nms([], []).tolist() == []
+
+
 @pytest.mark.parametrize("bad, message", [
     (np.zeros((3, 3)), "shape"),
     (np.array([0, 0, np.nan, 1]), "NaN"),

@@ -26,11 +26,14 @@ FRAME = slice(4, 24)
 def as_boxes(boxes, name: str = "boxes") -> np.ndarray:
     """Check and return ``boxes`` as a float array of shape (N, 4).
 
-    A single box of shape (4,) becomes (1, 4). Raises ``ValueError`` naming the
+    A single box of shape (4,) becomes (1, 4); an empty input (``[]`` or shape (0, 4))
+    becomes an array of shape (0, 4). Raises ``ValueError`` naming the
     problem for a wrong shape, a non-finite value, or a box with ``ymin > ymax`` or
     ``xmin > xmax``.
     """
     arr = np.asarray(boxes, dtype=float)
+    if arr.size == 0 and arr.shape[-1:] in ((0,), (4,)):
+        return arr.reshape(0, 4)
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[1] != 4:
@@ -124,8 +127,7 @@ def match_detections(boxes, scores, gt_boxes, iou_threshold: float = 0.5) -> np.
     object is a false positive (the PASCAL VOC rule). Returns a boolean array in the
     order of ``boxes``.
     """
-    b = as_boxes(boxes) if len(boxes) else np.zeros((0, 4))
-    g = as_boxes(gt_boxes, "gt_boxes") if len(gt_boxes) else np.zeros((0, 4))
+    b, g = as_boxes(boxes), as_boxes(gt_boxes, "gt_boxes")
     s = np.asarray(scores, dtype=float).reshape(-1)
     if len(s) != len(b):
         raise ValueError(f"got {len(b)} boxes but {len(s)} scores")
@@ -267,18 +269,18 @@ def make_tiles(n: int, digits, tile: int = 28, object_size: tuple[int, int] = (1
 
     A ``positive_fraction`` of them are positives (label 1): a digit whose frame is
     centred in the tile, give or take ``jitter`` pixels. The rest are negatives
-    (label 0): clutter alone, or, for half
-    of them, a digit whose centre is at least a third of a tile away from the tile's
-    centre (a hard negative: an object, but not centred, so a detector trained on it
-    fires once per object rather than at every nearby position).
+    (label 0): clutter alone, or, for half of them, a digit whose centre is at least a
+    third of a tile away from the tile's centre (a hard negative: an object, but not
+    centred, so a detector trained on it fires once per object rather than at every
+    nearby position).
 
     Returns ``(x, y)``: float32 tiles (n, tile, tile, 1) in [0, 1] and int labels (n,).
     """
     digits = _check_digits(digits)
-    rng = np.random.default_rng(rng)
-    x = np.zeros((n, tile, tile, 1), dtype=np.float32)
     if not 0 <= positive_fraction <= 1:
         raise ValueError(f"positive_fraction must be in [0, 1], got {positive_fraction}")
+    rng = np.random.default_rng(rng)
+    x = np.zeros((n, tile, tile, 1), dtype=np.float32)
     y = (np.arange(n) < round(positive_fraction * n)).astype(int)
     rng.shuffle(y)
     big = 2 * tile
@@ -324,7 +326,7 @@ def draw_boxes(ax, boxes, labels=None, scores=None, color: str = "lime", linewid
     """Draw boxes (N, 4) on a matplotlib axis, with optional text labels and scores."""
     from matplotlib.patches import Rectangle
 
-    b = as_boxes(boxes) if len(boxes) else np.zeros((0, 4))
+    b = as_boxes(boxes)
     for k, (y0, x0, y1, x1) in enumerate(b):
         ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
                                edgecolor=color, linewidth=linewidth, linestyle=linestyle))
