@@ -1,9 +1,10 @@
 # The course's commands. On a fresh machine with Python 3.11-3.13:
 #   make lab    set up .venv, install the course, open JupyterLab on notebooks/
 #   make test   set up the same, run the unit tests and every notebook in fast size
-# Other targets: make student (student versions into dist/), make sync (setup cells
-# and Colab badges from the repository URL), make execute NB=notebooks/01_...ipynb
-# (run a notebook in place, full size, to commit its outputs), make clean.
+# Other targets: make setup (only the .venv), make student (student versions into dist/),
+# make sync (setup cells and Colab badges from the repository URL),
+# make execute NB=notebooks/01_...ipynb (run a notebook in place, full size, to commit
+# its outputs), make clean.
 
 VENV ?= .venv
 # The first Python on PATH that TensorFlow supports (3.11 to 3.13); override with PYTHON=...
@@ -13,7 +14,7 @@ PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.13; do \
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
 
-.PHONY: lab test student sync execute clean
+.PHONY: setup lab test student sync execute clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found on PATH (TensorFlow supports those). Install one, or run: make PYTHON=/path/to/python3.12 ..."; exit 1; }
@@ -22,6 +23,8 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt -e .
 	touch $@
+
+setup: $(STAMP)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

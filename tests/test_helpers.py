@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from utils import by_size, is_fast, run_size, runsize
-from utils.training import EpochTimer, ResultsTable
+from utils.training import EpochProgress, EpochTimer, ResultsTable, measure_throughput
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,6 +60,42 @@ def test_epoch_timer_measures_each_epoch():
     model.fit(np.zeros((8, 3)), np.zeros((8, 1)), epochs=3, verbose=0, callbacks=[timer])
     assert len(timer.times) == 3 and all(t > 0 for t in timer.times)
     assert timer.seconds_per_epoch == pytest.approx(float(np.median(timer.times)))
+
+
+def _tiny_model(loss="sparse_categorical_crossentropy"):
+    import keras
+
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss=loss)
+    return model
+
+
+def test_epoch_progress_shows_every_epoch_and_the_last_metrics(capsys):
+    model = _tiny_model()
+    x, y = np.zeros((8, 4, 4, 1), "float32"), np.zeros(8, "int64")
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[EpochProgress("tiny", metrics=("loss",))])
+    out = capsys.readouterr().out
+    assert "tiny" in out and "3/3" in out and "loss=" in out
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "categorical_crossentropy"])
+def test_measure_throughput_trains_and_predicts(loss):
+    import keras
+
+    model = _tiny_model(loss)
+    before = [w.copy() for w in model.get_weights()]
+    speed = measure_throughput(model, batch_size=4, n_batches=2)
+    assert set(speed) == {"train", "inference"} and min(speed.values()) > 0
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # it trained
+
+
+def test_measure_throughput_needs_a_compiled_model():
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="compile"):
+        measure_throughput(model)
 
 
 def test_epoch_timer_before_training_is_a_clear_error():

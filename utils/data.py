@@ -270,6 +270,33 @@ def cifar10_class_names(folder: str | os.PathLike | None = None) -> tuple[str, .
     return CIFAR10_CLASSES
 
 
+def cifar10_is_standin(folder: str | os.PathLike | None = None) -> bool:
+    """True when the local CIFAR-10 folder is the synthetic stand-in of :mod:`utils.standin`.
+
+    With no ``folder``, looks at ``$CIFAR10_DIR``; with neither, the data comes from
+    ``keras.datasets`` and is the real CIFAR-10 (False).
+    """
+    folder = Path(folder) if folder is not None else cifar10_local_dir()
+    if folder is None:
+        return False
+    if (folder / CIFAR10_FOLDER).is_dir():
+        folder = folder / CIFAR10_FOLDER
+    meta = folder / "batches.meta"
+    return meta.exists() and bool(_unpickle(meta).get("stand_in"))
+
+
+def cifar10_source() -> str:
+    """One line saying where :func:`load_cifar10` reads from: a stand-in, a folder, or Keras."""
+    folder = cifar10_local_dir()
+    if folder is None:
+        return "CIFAR-10, through keras.datasets.cifar10 (downloaded once, then cached)"
+    if cifar10_is_standin(folder):
+        return (f"SYNTHETIC STAND-IN, not CIFAR-10 (from ${CIFAR10_ENV_VAR}={folder}): "
+                "one shape per class with CIFAR-10's class names; accuracies here say "
+                "nothing about CIFAR-10")
+    return f"CIFAR-10, from the local folder ${CIFAR10_ENV_VAR}={folder}"
+
+
 def load_cifar10():
     """CIFAR-10, from ``$CIFAR10_DIR`` when it is set, else ``keras.datasets.cifar10``.
 
@@ -288,5 +315,7 @@ def load_cifar10():
         raise DataUnavailableError(
             f"Could not download CIFAR-10 ({err}).\nOffline? Download "
             f"cifar-10-python.tar.gz elsewhere, unpack it, and set {CIFAR10_ENV_VAR} "
-            f"to the {CIFAR10_FOLDER} folder."
+            f"to the {CIFAR10_FOLDER} folder. To test the course without CIFAR-10, "
+            f"`python -m utils.standin DIR` writes a synthetic stand-in to point "
+            f"{CIFAR10_ENV_VAR} at (not CIFAR-10: its accuracies mean nothing for CIFAR-10)."
         ) from err

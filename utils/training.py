@@ -77,3 +77,68 @@ class ResultsTable:
 
     def __repr__(self):
         return self.frame().to_string(index=False)
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """A one-line text progress bar over epochs, with the latest metrics (lesson 03).
+
+    Use with ``verbose=0``: ``model.fit(..., verbose=0, callbacks=[EpochProgress("baseline")])``.
+    The bar is text on stdout (see :func:`utils.notebook.progress`), so a stored notebook
+    shows its final state: epochs done, time taken, and the last epoch's numbers.
+    """
+
+    def __init__(self, desc: str | None = None, metrics=("loss", "accuracy", "val_accuracy")):
+        super().__init__()
+        self.desc = desc
+        self.metrics = tuple(metrics)
+
+    def on_train_begin(self, logs=None):
+        from .notebook import progress
+
+        self._bar = progress(total=self.params.get("epochs"), desc=self.desc, unit="epoch")
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        shown = {k.replace("accuracy", "acc"): f"{logs[k]:.3f}" for k in self.metrics if k in logs}
+        self._bar.set_postfix(shown, refresh=False)
+        self._bar.update(1)
+
+    def on_train_end(self, logs=None):
+        self._bar.close()
+
+
+def measure_throughput(model, batch_size: int = 128, n_batches: int = 5, seed: int = 0) -> dict:
+    """Images per second of a compiled model: training steps and inference (lesson 03).
+
+    Runs one warm-up batch (tracing and compilation are not counted), then times
+    ``n_batches`` batches of random inputs of the model's input shape, for
+    ``train_on_batch`` (forward, backward, update: the model's weights change) and
+    ``predict_on_batch``. Targets are random class indices, or random one-hot rows when
+    the loss expects them; pass a model compiled with the loss it trains with.
+    Returns ``{"train": images_per_s, "inference": images_per_s}``.
+    """
+    if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
+        raise ValueError("compile the model before measuring its training throughput")
+    if n_batches < 1 or batch_size < 1:
+        raise ValueError("batch_size and n_batches must be at least 1")
+    rng = np.random.default_rng(seed)
+    shape = tuple(model.inputs[0].shape[1:])
+    if any(d is None for d in shape):
+        raise ValueError(f"the model's input shape {shape} must be fully known")
+    x = rng.uniform(0, 255, (batch_size, *shape)).astype("float32")
+    n_classes = int(model.outputs[0].shape[-1])
+    labels = rng.integers(0, n_classes, batch_size)
+    loss = model.loss if isinstance(model.loss, str) else type(model.loss).__name__
+    loss = loss.lower().replace("_", "")
+    one_hot = "categorical" in loss and "sparse" not in loss
+    y = np.eye(n_classes, dtype="float32")[labels] if one_hot else labels
+
+    def timed(step):
+        step()  # warm-up: tracing and compilation
+        start = time.perf_counter()
+        for _ in range(n_batches):
+            step()
+        return batch_size * n_batches / (time.perf_counter() - start)
+
+    return {"train": timed(lambda: model.train_on_batch(x, y)),
+            "inference": timed(lambda: np.asarray(model.predict_on_batch(x)))}
