@@ -33,6 +33,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+from matplotlib.colors import hsv_to_rgb
 
 from .data import CIFAR10_CLASSES, CIFAR10_FOLDER
 
@@ -69,19 +70,6 @@ def _shape_masks(label: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return masks[label, np.arange(len(label))]
 
 
-def _hsv_to_rgb(h, s, v):
-    """Vectorized HSV -> RGB for arrays in [0, 1]; returns (..., 3)."""
-    i = np.floor(h * 6).astype(int) % 6
-    f = h * 6 - np.floor(h * 6)
-    p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
-    choices = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
-    rgb = np.zeros(h.shape + (3,))
-    for k, (r, g, b) in enumerate(choices):
-        sel = i == k
-        rgb[sel] = np.stack([r[sel], g[sel], b[sel]], axis=-1)
-    return rgb
-
-
 def make_standin_images(labels, seed: int = 0) -> np.ndarray:
     """Images (N, 32, 32, 3) uint8 for the given class labels (0..9), reproducibly.
 
@@ -115,7 +103,7 @@ def make_standin_images(labels, seed: int = 0) -> np.ndarray:
     v = (-dx * np.sin(tilt) + dy * np.cos(tilt)) / half
     mask = _shape_masks(labels, u, v)
     hue = (labels / 10 + rng.normal(0, 0.07, n)) % 1.0
-    colour = _hsv_to_rgb(hue, rng.uniform(0.3, 1.0, n), rng.uniform(0.35, 1.0, n))
+    colour = hsv_to_rgb(np.stack([hue, rng.uniform(0.3, 1.0, n), rng.uniform(0.35, 1.0, n)], axis=-1))
     img = np.where(mask[..., None], colour[:, None, None, :], img)
 
     # A distractor blob of any colour in 30% of the images, anywhere.
