@@ -79,6 +79,33 @@ def test_epoch_progress_shows_every_epoch_and_the_last_metrics(capsys):
     assert "tiny" in out and "3/3" in out and "loss=" in out
 
 
+def test_epoch_progress_after_an_interrupted_fit(capsys):
+    # Keras skips on_train_end when a fit is interrupted (Ctrl-C, "interrupt kernel"): the
+    # next fit's bar must not be drawn one line lower, nor the old bar printed again.
+    import keras
+
+    model = _tiny_model()
+    x, y = np.zeros((8, 4, 4, 1), "float32"), np.zeros(8, "int64")
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
+    old = EpochProgress("interrupted", metrics=("loss",))
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, epochs=3, verbose=0, callbacks=[old, Interrupt()])
+    capsys.readouterr()
+    new = EpochProgress("next", metrics=("loss",))
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[new])
+    out = capsys.readouterr().out
+    assert "next" in out and "2/2" in out
+    assert "interrupted" not in out and "\x1b[A" not in out     # no old bar, no cursor-up codes
+    del old
+    import gc
+    gc.collect()
+    assert "interrupted" not in capsys.readouterr().out       # not even when it is collected
+
+
 @pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "categorical_crossentropy"])
 def test_measure_throughput_trains_and_predicts(loss):
     import keras

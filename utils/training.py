@@ -87,6 +87,11 @@ class EpochProgress(keras.callbacks.Callback):
     shows its final state: epochs done, time taken, and the last epoch's numbers.
     """
 
+    # The bar of the latest fit, while it runs. An interrupted fit (Ctrl-C, "interrupt the
+    # kernel") never reaches on_train_end, so the next fit closes its bar, without printing
+    # it again; left open, it would push the next bar a line down and reappear later.
+    _open = None
+
     def __init__(self, desc: str | None = None, metrics=("loss", "accuracy", "val_accuracy")):
         super().__init__()
         self.desc = desc
@@ -95,7 +100,11 @@ class EpochProgress(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         from .notebook import progress
 
-        self._bar = progress(total=self.params.get("epochs"), desc=self.desc, unit="epoch")
+        if EpochProgress._open is not None:
+            EpochProgress._open.leave = False
+            EpochProgress._open.close()
+        self._bar = EpochProgress._open = progress(
+            total=self.params.get("epochs"), desc=self.desc, unit="epoch")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -105,6 +114,7 @@ class EpochProgress(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._bar.close()
+        EpochProgress._open = None
 
 
 def measure_throughput(model, batch_size: int = 128, n_batches: int = 5, seed: int = 0) -> dict:
