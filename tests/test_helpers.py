@@ -225,6 +225,22 @@ def test_plot_history_panels_and_missing_keys():
         plot_history({"run": hist}, metric="auc")
 
 
+def test_plot_history_integer_epochs_and_log_loss():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from utils.plotting import plot_history
+
+    hist = {"loss": [13.5, 0.5, 0.3], "val_loss": [2.0, 0.6, 0.4], "accuracy": [0.5, 0.8, 0.9]}
+    fig = plot_history({"run": hist})
+    fig.canvas.draw()
+    ticks = fig.axes[0].get_xticks()
+    assert len(ticks) > 1 and np.allclose(ticks, np.round(ticks))  # no 1.25, 1.5, ...
+    assert fig.axes[0].get_yscale() == "linear"
+    fig = plot_history({"run": hist}, log_loss=True)
+    assert fig.axes[0].get_yscale() == "log" and fig.axes[1].get_yscale() == "linear"
+
+
 def test_show_images_checks_its_input():
     import matplotlib
 

@@ -7,6 +7,7 @@ from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 FIGURE_DIR = Path("figures")
 
@@ -62,12 +63,14 @@ def show_images(
 
 
 def plot_history(histories: Mapping[str, object], metric: str | None = "accuracy",
-                 title: str | None = None):
+                 title: str | None = None, log_loss: bool = False):
     """Plot training (dashed) and validation (solid) curves for one or more runs.
 
     ``histories`` maps a label to a ``keras.callbacks.History`` (or its ``.history``
     dict). Draws the loss and ``metric`` side by side, or the loss alone when
-    ``metric`` is None or "loss"; returns the figure.
+    ``metric`` is None or "loss"; returns the figure. Epochs are whole numbers on the
+    x axis; ``log_loss=True`` puts the loss on a log scale, so that one run with a
+    much larger loss does not flatten the others.
     """
     keys = ("loss",) if metric in (None, "loss") else ("loss", metric)
     fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 3.8), squeeze=False)
@@ -83,7 +86,10 @@ def plot_history(histories: Mapping[str, object], metric: str | None = "accuracy
                 ax.plot(epochs, hist[f"val_{key}"], "-", color=color, label=f"{label} (validation)")
     for ax, key in zip(axes, keys):
         ax.set_xlabel("epoch")
-        ax.set_ylabel(key)
+        ax.set_ylabel(f"{key} (log scale)" if key == "loss" and log_loss else key)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if key == "loss" and log_loss:
+            ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[-1].legend(fontsize=8)
     if title:
