@@ -1,10 +1,13 @@
-"""Tests for lesson 05's interpretability helpers, on a model that can only look at
-one region of the image: every method must put its mass there."""
+"""Tests for lesson 05's interpretability helpers: on a model that can only look at
+one region of the image every method must put its mass there; saliency and Grad-CAM
+differentiate the logit, not the saturating probability; occlusion hides with the
+background; LIME runs without a progress bar."""
 
 import numpy as np
 import pytest
 
-from utils.interpret import conv_layer_names, fgsm, grad_cam, occlusion_map, saliency_map
+from utils.interpret import (class_scores, conv_layer_names, fgsm, grad_cam, lime_explanation, occlusion_map,
+                             saliency_map, superpixel_weights)
 
 REGION = (slice(2, 7), slice(8, 14))        # rows 2-6, columns 8-13 of a 16 x 16 image
 
@@ -79,6 +82,114 @@ def test_fgsm_raises_the_loss_and_respects_epsilon(region_model):
     assert np.array_equal(fgsm(region_model, x, y, epsilon=0.0), x)
 
 
+@pytest.fixture(scope="module")
+def confident_models():
+    """The same confident classifier three ways: Dense(3) + Softmax layer, Dense(3,
+    softmax) in one layer (as keras.applications builds them), and logits only.
+    A large bias makes class 0 get P close to 1: there the probability's gradient is
+    much smaller than the logit's and points elsewhere."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((8, 8, 1))
+    conv = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")
+    dense = keras.layers.Dense(3, name="logits")
+    logits = dense(keras.layers.Flatten()(conv(inputs)))
+    separate = keras.Model(inputs, keras.layers.Softmax()(logits), name="separate")
+    logit_model = keras.Model(inputs, logits, name="logit_model")
+    kernel, bias = dense.get_weights()
+    dense.set_weights([kernel, bias + np.array([8.0, 0.0, 0.0], dtype="float32")])
+
+    fused_in = keras.Input((8, 8, 1))
+    fused_conv = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")
+    fused_dense = keras.layers.Dense(3, activation="softmax")
+    fused = keras.Model(fused_in, fused_dense(keras.layers.Flatten()(fused_conv(fused_in))), name="fused")
+    fused_conv.set_weights(conv.get_weights())
+    fused_dense.set_weights(dense.get_weights())
+    return separate, fused, logit_model
+
+
+@pytest.fixture(scope="module")
+def centred_image():
+    """A bright 3 x 3 object on a black (zero) 8 x 8 background."""
+    img = np.zeros((8, 8, 1), dtype="float32")
+    img[3:6, 3:6, 0] = np.random.default_rng(4).uniform(0.5, 1.0, size=(3, 3))
+    return img
+
+
+def _reference_gradients(logit_model, image, c):
+    """d logit_c / d image and Grad-CAM's ingredients, straight from the logit model."""
+    import keras
+    import tensorflow as tf
+
+    x = tf.constant(image[None])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        z = logit_model(x)[0, c]
+    saliency = np.abs(tape.gradient(z, x)[0].numpy()).max(axis=-1)
+    both = keras.Model(logit_model.inputs[0], [logit_model.get_layer("conv").output, logit_model.outputs[0]])
+    with tf.GradientTape() as tape:
+        fmap, z = both(x)
+        z = z[0, c]
+    grads = tape.gradient(z, fmap)[0].numpy()
+    cam = np.maximum((fmap[0].numpy() * grads.mean(axis=(0, 1))).sum(axis=-1), 0)
+    return saliency, cam
+
+
+def test_saliency_and_grad_cam_differentiate_the_logit(confident_models, centred_image):
+    separate, fused, logit_model = confident_models
+    probs = np.asarray(separate(centred_image[None]))[0]
+    c = int(probs.argmax())
+    assert probs[c] > 0.99                                # saturated: the case the fix is about
+    sal_ref, cam_ref = _reference_gradients(logit_model, centred_image, c)
+    assert sal_ref.max() > 0 and cam_ref.max() > 0
+    for model in confident_models:
+        sal = saliency_map(model, centred_image, c)
+        np.testing.assert_allclose(sal, sal_ref, rtol=1e-4, atol=1e-6 * sal_ref.max())
+        cam = grad_cam(model, centred_image, "conv", c)
+        np.testing.assert_allclose(cam, cam_ref / cam_ref.max(), atol=1e-5)   # no resize: conv keeps 8 x 8
+        np.testing.assert_allclose(class_scores(model, centred_image[None])[0],
+                                   np.asarray(logit_model(centred_image[None]))[0], rtol=1e-5, atol=1e-6)
+    # the probability's gradient is what the old code took: much smaller, and not the same map
+    sal_p = saliency_map(separate, centred_image, c, target="probability")
+    assert sal_p.max() < 0.1 * sal_ref.max()
+    assert np.corrcoef(sal_p.ravel(), sal_ref.ravel())[0, 1] < 0.99
+
+
+def test_occlusion_hides_with_the_background_by_default(confident_models, centred_image):
+    model = confident_models[2]        # drops in the logit: the probability is saturated here
+    occ = occlusion_map(model, centred_image, patch=2, stride=1)
+    assert np.array_equal(occ, occlusion_map(model, centred_image, patch=2, stride=1, fill=0.0))
+    # patches that only cover the zero background change nothing; the image's mean would
+    # paint a grey square there instead
+    far = np.ones((8, 8), dtype=bool)
+    far[2:7, 2:7] = False                                 # pixels some patch shares with the object
+    assert np.abs(occ[far]).max() < 1e-6
+    assert np.abs(occ[3:6, 3:6]).max() > 1e-3
+    grey = occlusion_map(model, centred_image, patch=2, stride=1, fill=float(centred_image.mean()))
+    assert np.abs(grey[far]).max() > 1e-3
+
+
+def test_lime_runs_quietly_and_weights_map_to_superpixels(capsys, confident_models, centred_image):
+    from lime import lime_image
+
+    separate = confident_models[0]
+    before = lime_image.tqdm
+    quadrants = lambda img: (np.arange(8)[:, None] // 4) * 2 + np.arange(8)[None, :] // 4
+    rgb = np.repeat(centred_image.astype("float64"), 3, axis=-1)
+    predict = lambda imgs: np.asarray(separate(imgs[..., :1].astype("float32")))
+    explanation = lime_explanation(lime_image.LimeImageExplainer(random_state=0), rgb, predict,
+                                   labels=(0,), top_labels=None, hide_color=0, num_samples=40,
+                                   segmentation_fn=quadrants)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    assert lime_image.tqdm is before
+    weights = superpixel_weights(explanation, 0)
+    assert weights.shape == (8, 8)
+    for segment, weight in explanation.local_exp[0]:
+        assert np.all(weights[quadrants(rgb) == segment] == weight)
+
+
 def test_clear_errors(region_model, image):
     with pytest.raises(ValueError, match="no layer 'conv9'.*'conv'"):
         grad_cam(region_model, image, "conv9")
@@ -92,4 +203,16 @@ def test_clear_errors(region_model, image):
         occlusion_map(region_model, image, patch=20)
     with pytest.raises(ValueError, match="batch"):
         fgsm(region_model, image, [0], 0.1)
+    with pytest.raises(ValueError, match="target must be one of"):
+        saliency_map(region_model, image, target="loss")
     assert conv_layer_names(region_model) == ["mask", "conv"]
+
+
+def test_a_model_without_logits_is_refused_clearly():
+    import keras
+
+    inputs = keras.Input((4, 4, 1))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="sigmoid")(keras.layers.Flatten()(inputs)))
+    with pytest.raises(ValueError, match="cannot find the class scores.*sigmoid"):
+        saliency_map(model, np.zeros((4, 4, 1)))
+    assert saliency_map(model, np.zeros((4, 4, 1)), target="probability").shape == (4, 4)

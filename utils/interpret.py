@@ -1,14 +1,27 @@
-"""What a trained CNN looks at: saliency, Grad-CAM, occlusion, and adversarial
-examples by the fast gradient sign method (lesson 05).
+"""What a trained CNN looks at: saliency, Grad-CAM, occlusion, LIME without its
+progress bar, and adversarial examples by the fast gradient sign method (lesson 05).
 
-Every function takes a Keras model that maps a batch of images (N, H, W, C) to class
-probabilities (N, K), and one image (H, W, C) or a batch, as NumPy arrays. Heatmaps
-come back as float arrays (H, W) at the image's resolution.
+Every function takes a Keras classifier that maps a batch of images (N, H, W, C) to
+class probabilities (N, K), and one image (H, W, C) or a batch, as NumPy arrays.
+Heatmaps come back as float arrays (H, W) at the image's resolution.
+
+Saliency and Grad-CAM differentiate the class *score*, the logit before the softmax,
+as their papers do (``target="logit"``, the default): ``class_scores`` finds it whether
+the model ends in a separate softmax layer or in a Dense layer with a softmax
+activation (as ``keras.applications`` models do). The probability's gradient is
+dP_c/dz_k = P_c (delta_ck - P_k) times the logits' gradient, which vanishes as P_c -> 1:
+a confident prediction's probability hardly moves whatever the pixels do.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
+
 import numpy as np
+
+TARGETS = ("logit", "probability")
 
 
 def _as_image(model, image) -> np.ndarray:
@@ -30,21 +43,84 @@ def _class_of(model, img, class_index):
     return int(class_index)
 
 
-def saliency_map(model, image, class_index: int | None = None) -> np.ndarray:
+def _activation_name(layer) -> str | None:
+    """'softmax', 'linear', ... for a layer with an activation; None for one without."""
+    if type(layer).__name__ == "Softmax":
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return None
+    return getattr(activation, "__name__", type(activation).__name__)
+
+
+def _score_head(model, target: str = "logit"):
+    """(tensor to take from the model's graph, function from it to the class scores).
+
+    For ``target="probability"`` that is the model's output itself. For ``"logit"``:
+    the input of a final softmax layer; the pre-activation of a final Dense layer with a
+    softmax activation, computed from its live kernel and bias; or the output of a
+    final layer without activation (a model that already outputs logits).
+    """
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    identity = lambda t: t
+    if target == "probability":
+        return model.outputs[0], identity
+    last = model.layers[-1]
+    name = _activation_name(last)
+    if name == "softmax" and type(last).__name__ in ("Softmax", "Activation"):
+        return last.input, identity
+    if name == "softmax" and type(last).__name__ == "Dense":
+        import tensorflow as tf
+
+        def pre_activation(t):
+            z = tf.matmul(t, last.kernel)
+            return z + last.bias if last.use_bias else z
+        return last.input, pre_activation
+    if name == "linear":
+        return model.outputs[0], identity
+    raise ValueError(f"cannot find the class scores (logits) of {model.name}: its last layer "
+                     f"{last.name!r} ({type(last).__name__}, activation {name!r}) is neither a softmax layer, "
+                     "a Dense layer with a softmax activation, nor a layer without activation; "
+                     "use target='probability' or end the model in Dense(K) + Softmax()")
+
+
+def _inputs(model):
+    return model.inputs[0] if len(model.inputs) == 1 else model.inputs     # a tensor in, not a list
+
+
+def class_scores(model, images, target: str = "logit") -> np.ndarray:
+    """The class scores (logits, before the softmax) of a batch of images, (N, K).
+
+    ``target="probability"`` returns the model's own output instead.
+    """
+    import keras
+
+    tensor, head = _score_head(model, target)
+    body = keras.Model(_inputs(model), tensor)
+    return np.asarray(head(body(np.asarray(images, dtype=np.float32), training=False)))
+
+
+def saliency_map(model, image, class_index: int | None = None, target: str = "logit") -> np.ndarray:
     """Vanilla gradient saliency (Simonyan, Vedaldi and Zisserman, 2014).
 
-    The absolute gradient of the class's output with respect to each input pixel, the
-    maximum over colour channels. ``class_index`` defaults to the predicted class.
+    The absolute gradient of the class score (the logit before the softmax, as in the
+    paper) with respect to each input pixel, the maximum over colour channels.
+    ``class_index`` defaults to the predicted class; ``target="probability"``
+    differentiates the softmax output instead (for comparison: it saturates).
     Returns an array (H, W); large where a small pixel change moves the score most.
     """
+    import keras
     import tensorflow as tf
 
     img = _as_image(model, image)
     c = _class_of(model, img, class_index)
+    tensor, head = _score_head(model, target)
+    body = keras.Model(_inputs(model), tensor)
     x = tf.constant(img[None])
     with tf.GradientTape() as tape:
         tape.watch(x)
-        score = model(x, training=False)[0, c]
+        score = head(body(x, training=False))[0, c]
     grad = tape.gradient(score, x)[0].numpy()
     return np.abs(grad).max(axis=-1)
 
@@ -66,13 +142,15 @@ def conv_layer_names(model) -> list[str]:
     return names
 
 
-def grad_cam(model, image, layer_name: str, class_index: int | None = None) -> np.ndarray:
+def grad_cam(model, image, layer_name: str, class_index: int | None = None,
+             target: str = "logit") -> np.ndarray:
     """Grad-CAM (Selvaraju et al., 2017) for one image.
 
-    Weights each feature map of ``layer_name`` by the spatial mean of the class
-    output's gradient with respect to it, sums, keeps the positive part and resizes
-    to the image (bilinear). Returns an array (H, W) scaled to [0, 1] (all zeros if
-    nothing speaks for the class).
+    Weights each feature map of ``layer_name`` by the spatial mean of the gradient of
+    the class score (the logit before the softmax, as in the paper; or the
+    probability with ``target="probability"``) with respect to it, sums, keeps the
+    positive part and resizes to the image (bilinear). Returns an array (H, W) scaled
+    to [0, 1] (all zeros if nothing speaks for the class).
     """
     import keras
     import tensorflow as tf
@@ -83,12 +161,12 @@ def grad_cam(model, image, layer_name: str, class_index: int | None = None) -> n
         raise ValueError(f"{model.name} has no layer {layer_name!r} with a 4-D feature map; "
                          f"choose one of {names}")
     c = _class_of(model, img, class_index)
-    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs     # a tensor in, not a list
-    grad_model = keras.Model(inputs, [model.get_layer(layer_name).output, model.outputs[0]])
+    tensor, head = _score_head(model, target)
+    grad_model = keras.Model(_inputs(model), [model.get_layer(layer_name).output, tensor])
     x = tf.constant(img[None])
     with tf.GradientTape() as tape:
-        fmap, probs = grad_model(x, training=False)
-        score = probs[0, c]
+        fmap, last = grad_model(x, training=False)
+        score = head(last)[0, c]
     grads = tape.gradient(score, fmap)[0]
     weights = tf.reduce_mean(grads, axis=(0, 1))                      # one weight per channel
     cam = tf.nn.relu(tf.reduce_sum(fmap[0] * weights, axis=-1))
@@ -98,13 +176,19 @@ def grad_cam(model, image, layer_name: str, class_index: int | None = None) -> n
 
 
 def occlusion_map(model, image, class_index: int | None = None, patch: int = 6, stride: int = 2,
-                  fill: float | None = None, batch_size: int = 256) -> np.ndarray:
+                  fill: float = 0.0, batch_size: int = 256) -> np.ndarray:
     """Occlusion sensitivity (Zeiler and Fergus, 2014).
 
-    Slides a ``patch`` x ``patch`` square of value ``fill`` (default: the image's mean)
-    over the image with the given ``stride`` and records how much the class's
-    probability drops. Each pixel gets the mean drop over the patches that covered it.
-    Returns an array (H, W): positive where hiding the pixels hurts the class.
+    Slides a ``patch`` x ``patch`` square of value ``fill`` over the image with the
+    given ``stride`` and records how much the class's probability drops. Each pixel
+    gets the mean drop over the patches that covered it. Returns an array (H, W):
+    positive where hiding the pixels hurts the class.
+
+    ``fill`` must mean "nothing here" to the model, or the patch adds an object instead
+    of hiding one: the background value for objects on a plain background (0 for
+    Fashion-MNIST and MNIST, the default), the dataset's mean colour for photos (0
+    after ``preprocess_input`` scales them to [-1, 1]). The image's own mean paints a
+    grey square on a black background.
     """
     img = _as_image(model, image)
     h, w = img.shape[:2]
@@ -112,14 +196,13 @@ def occlusion_map(model, image, class_index: int | None = None, patch: int = 6, 
         raise ValueError(f"patch must be between 1 and {min(h, w)} and stride at least 1; "
                          f"got patch={patch}, stride={stride}")
     c = _class_of(model, img, class_index)
-    value = float(img.mean()) if fill is None else fill
     base = float(model(img[None], training=False)[0, c])
     corners = [(y, x) for y in range(0, h - patch + 1, stride) for x in range(0, w - patch + 1, stride)]
     drops = []
     for start in range(0, len(corners), batch_size):
         batch = np.repeat(img[None], len(corners[start:start + batch_size]), axis=0)
         for k, (y, x) in enumerate(corners[start:start + batch_size]):
-            batch[k, y:y + patch, x:x + patch] = value
+            batch[k, y:y + patch, x:x + patch] = fill
         drops.append(base - np.asarray(model(batch, training=False))[:, c])
     drops = np.concatenate(drops)
     total = np.zeros((h, w))
@@ -128,6 +211,38 @@ def occlusion_map(model, image, class_index: int | None = None, patch: int = 6, 
         total[y:y + patch, x:x + patch] += d
         count[y:y + patch, x:x + patch] += 1
     return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+
+@contextlib.contextmanager
+def _lime_progress_bar_off():
+    """LIME 0.2.0.1 (the release on PyPI) draws a tqdm bar over its samples and has no
+    option to turn it off (later versions add ``progress_bar=False``); while this
+    context is open, its module's bar is created disabled."""
+    from lime import lime_image
+
+    original = lime_image.tqdm
+    lime_image.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        lime_image.tqdm = original
+
+
+def lime_explanation(explainer, image, classifier_fn, **kwargs):
+    """``explainer.explain_instance(image, classifier_fn, **kwargs)`` without a
+    progress bar: LIME's own ``progress_bar=False`` where the installed version has it,
+    otherwise with its bar disabled for the duration of the call."""
+    if "progress_bar" in inspect.signature(explainer.explain_instance).parameters:
+        return explainer.explain_instance(image, classifier_fn, progress_bar=False, **kwargs)
+    with _lime_progress_bar_off():
+        return explainer.explain_instance(image, classifier_fn, **kwargs)
+
+
+def superpixel_weights(explanation, label: int) -> np.ndarray:
+    """LIME's linear weight of each superpixel for ``label``, painted on its pixels (H, W)."""
+    weights = dict(explanation.local_exp[label])
+    segments = explanation.segments
+    return np.vectorize(lambda s: weights.get(s, 0.0), otypes=[float])(segments)
 
 
 def fgsm(model, images, labels, epsilon: float, clip: tuple[float, float] | None = (0.0, 1.0)) -> np.ndarray:
