@@ -8,17 +8,7 @@ import platform
 import sys
 
 from .runsize import ENV_VAR, run_size
-
-MIN_PYTHON = (3, 11)
-MIN_KERAS = (3, 0)
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts = []
-    for piece in version.split(".")[:2]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
+from .versions import declared_minimums, too_old
 
 
 def cpu_description() -> str:
@@ -74,21 +64,25 @@ def setup_notebook(seed: int = 42) -> str:
     Prints what ran the notebook, so committed outputs say which size and hardware
     produced their numbers. Returns the run size, ``"full"`` or ``"fast"``.
     """
-    if sys.version_info < MIN_PYTHON:
+    minimums = declared_minimums()  # pyproject.toml's numbers: one source of truth
+    if sys.version_info[:3] < minimums.get("python", (3,)):
         raise RuntimeError(
-            f"This course needs Python {'.'.join(map(str, MIN_PYTHON))} or newer; "
+            f"This course needs Python {'.'.join(map(str, minimums['python']))} or newer; "
             f"this is {platform.python_version()}."
         )
     with _native_stderr_silenced():
         import tensorflow as tf
         import keras
+        import numpy as np
 
         hardware = hardware_description()  # the first device query logs too
 
-    if _version_tuple(keras.__version__) < MIN_KERAS:
+    problems = too_old({"tensorflow": tf.__version__, "keras": keras.__version__,
+                        "numpy": np.__version__}, minimums)
+    if problems:
         raise RuntimeError(
-            f"This course needs Keras 3; this is Keras {keras.__version__}. "
-            "Install the course's requirements (see the README)."
+            "; ".join(problems) + ". Install the course's requirements (see the README), "
+            "or on Colab restart the runtime after the setup cell's install."
         )
     size = run_size()
     in_colab = "google.colab" in sys.modules
