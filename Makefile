@@ -4,7 +4,9 @@
 # Other targets: make setup (only the .venv), make student (student versions into dist/),
 # make sync (setup cells and Colab badges from the repository URL),
 # make execute NB=notebooks/01_...ipynb (run a notebook in place, full size, to commit
-# its outputs), make clean.
+# its outputs), make test-packaging (the wheel, installed without extras into a fresh
+# venv), make test-lowest (the unit tests and lesson 01 on the oldest versions that
+# pyproject.toml declares, in .venv-lowest), make clean.
 
 VENV ?= .venv
 # The first Python on PATH that TensorFlow supports (3.11 to 3.13); override with PYTHON=...
@@ -14,7 +16,7 @@ PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.13; do \
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
 
-.PHONY: setup lab test student sync execute clean
+.PHONY: setup lab test test-packaging test-lowest student sync execute clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found on PATH (TensorFlow supports those). Install one, or run: make PYTHON=/path/to/python3.12 ..."; exit 1; }
@@ -26,11 +28,27 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 setup: $(STAMP)
 
+# Jupyter refuses to start as root (containers, cloud VMs) without --allow-root.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $$(test "$$(id -u)" = 0 && echo --allow-root)
 
 test: $(STAMP)
 	COURSE_SIZE=$${COURSE_SIZE:-fast} $(PY) -m pytest
+
+test-packaging: $(STAMP)
+	$(PY) -m pytest tests/packaging
+
+# The oldest versions pyproject.toml claims (tools/lowest_constraints.py pins each
+# dependency to its minimum; what those pull in resolves as usual).
+LOWEST ?= .venv-lowest
+test-lowest:
+	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found on PATH."; exit 1; }
+	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python tools/lowest_constraints.py --extra instructor > $(LOWEST)/constraints.txt
+	$(LOWEST)/bin/python -m pip install --quiet -c $(LOWEST)/constraints.txt -e ".[instructor,test]"
+	$(LOWEST)/bin/python -m pip list --format=freeze > $(LOWEST)/installed.txt
+	@echo "Lowest versions:"; grep -i -E "^(tensorflow|keras|numpy|scipy|pandas|scikit-learn|scikit-image|matplotlib)==" $(LOWEST)/installed.txt
+	COURSE_SIZE=fast $(LOWEST)/bin/python -m pytest tests notebooks/01_convolution_basics.ipynb
 
 student: $(STAMP)
 	$(VENV)/bin/course student
@@ -44,4 +62,4 @@ execute: $(STAMP)
 		--ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.kernel_name=python3 $(NB)
 
 clean:
-	rm -rf $(VENV) dist notebooks/figures
+	rm -rf $(VENV) $(LOWEST) dist notebooks/figures
