@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from utils import by_size, is_fast, run_size, runsize
-from utils.training import EpochProgress, EpochTimer, ResultsTable, measure_throughput
+from utils.training import (EpochProgress, EpochTimer, ResultsTable, describe_overfitting,
+                            measure_throughput, validation_loss_turn)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,9 +47,55 @@ def test_results_table_adds_and_replaces_rows():
     assert "<table" in table._repr_html_()
 
 
+def test_results_table_validation_accuracy_and_gap():
+    table = ResultsTable()
+    table.add("baseline", params=10, epochs=5, train_acc=0.99, val_acc=0.6, test_acc=0.58)
+    table.add("no val", params=10, epochs=5, train_acc=0.9, test_acc=0.8)
+    frame = table.frame().set_index("model")
+    assert list(frame.columns[:6]) == ["parameters", "epochs", "train accuracy",
+                                       "validation accuracy", "gap", "test accuracy"]
+    assert frame.loc["baseline", "gap"] == pytest.approx(0.39)
+    assert np.isnan(frame.loc["no val", "gap"])
+    with pytest.raises(ValueError, match="val_acc"):
+        table.add("m", params=1, epochs=1, train_acc=0.9, val_acc=60, test_acc=0.5)
+
+
 def test_results_table_rejects_percentages():
     with pytest.raises(ValueError, match="fraction"):
         ResultsTable().add("m", params=1, epochs=1, train_acc=95, test_acc=0.9)
+
+
+# ------------------------------------------------------- reading overfitting
+def test_validation_loss_turn_finds_the_minimum_and_the_rise():
+    turn = validation_loss_turn([2.0, 1.0, 0.8, 1.0, 1.2])
+    assert turn == {"epochs": 5, "best_epoch": 3, "best": 0.8, "last": 1.2,
+                    "rise": pytest.approx(0.5)}
+    assert validation_loss_turn(np.array([3.0, 2.0, 1.0]))["rise"] == 0.0
+    with pytest.raises(ValueError, match="finite"):
+        validation_loss_turn([1.0, float("nan")])
+    with pytest.raises(ValueError, match="finite"):
+        validation_loss_turn([])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_describe_overfitting_matches_the_numbers(seed):
+    rng = np.random.default_rng(seed)
+    losses = rng.uniform(0.5, 2.0, rng.integers(2, 30))
+    text = describe_overfitting(losses, min_rise=0.1)
+    best = int(np.argmin(losses))
+    rise = losses[-1] / losses[best] - 1
+    if best == len(losses) - 1:
+        assert "still falling" in text and "overfitting yet" in text
+    else:
+        assert f"epoch {best + 1} of {len(losses)}" in text and f"{rise:.0%}" in text
+        assert text.endswith(": overfitting") == (rise >= 0.1)
+        assert ("little overfitting" in text) == (rise < 0.1)
+
+
+def test_describe_overfitting_example():
+    text = describe_overfitting([1.5, 1.0, 0.912] + [1.0] * 16 + [1.277])
+    assert text == ("validation loss bottomed at epoch 3 of 20 (0.912) and rose 40% by "
+                    "epoch 20 (1.277): overfitting")
 
 
 def test_epoch_timer_measures_each_epoch():

@@ -1,4 +1,5 @@
-"""Training helpers: per-epoch timing and the results table that grows through a lesson (lesson 02)."""
+"""Training helpers: per-epoch timing and the results table that grows through a lesson (lesson 02),
+and reading overfitting from a validation-loss curve (lesson 03)."""
 
 from __future__ import annotations
 
@@ -42,15 +43,23 @@ class ResultsTable:
     """
 
     COLUMNS = ["model", "parameters", "train images", "epochs", "train accuracy",
-               "test accuracy", "s / epoch"]
+               "validation accuracy", "gap", "test accuracy", "s / epoch"]
 
     def __init__(self):
         self.rows: list[dict] = []
 
     def add(self, model: str, *, params: int, epochs: int, train_acc: float, test_acc: float,
-            train_images: int | None = None, seconds_per_epoch: float | None = None, **extra):
-        """Add (or replace, when ``model`` is already there) one row."""
-        for name, value in (("train_acc", train_acc), ("test_acc", test_acc)):
+            train_images: int | None = None, seconds_per_epoch: float | None = None,
+            val_acc: float | None = None, **extra):
+        """Add (or replace, when ``model`` is already there) one row.
+
+        With ``val_acc`` (lesson 03), the row also gets the validation accuracy and the
+        gap, training minus validation accuracy, before the test accuracy.
+        """
+        fractions = [("train_acc", train_acc), ("test_acc", test_acc)]
+        if val_acc is not None:
+            fractions.append(("val_acc", val_acc))
+        for name, value in fractions:
             if not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f"{name} must be a fraction in [0, 1], got {value}")
         row = {
@@ -59,6 +68,8 @@ class ResultsTable:
             "train images": train_images,
             "epochs": int(epochs),
             "train accuracy": round(float(train_acc), 4),
+            "validation accuracy": None if val_acc is None else round(float(val_acc), 4),
+            "gap": None if val_acc is None else round(float(train_acc) - float(val_acc), 4),
             "test accuracy": round(float(test_acc), 4),
             "s / epoch": None if seconds_per_epoch is None else round(float(seconds_per_epoch), 2),
             **extra,
@@ -77,6 +88,40 @@ class ResultsTable:
 
     def __repr__(self):
         return self.frame().to_string(index=False)
+
+
+def validation_loss_turn(val_loss) -> dict:
+    """Where a validation-loss curve bottoms out, and how far it rises after (lesson 03).
+
+    Returns ``{"epochs", "best_epoch", "best", "last", "rise"}``: the number of epochs,
+    the epoch (counted from 1) of the lowest validation loss, that loss, the last one,
+    and the relative rise ``last / best - 1`` (0 when the last epoch is the best).
+    """
+    losses = np.asarray(val_loss, dtype=float).ravel()
+    if losses.size == 0 or not np.all(np.isfinite(losses)):
+        raise ValueError(f"need at least one finite validation loss, got {val_loss!r}")
+    best = int(np.argmin(losses))
+    return {"epochs": int(losses.size), "best_epoch": best + 1, "best": float(losses[best]),
+            "last": float(losses[-1]), "rise": float(losses[-1] / losses[best] - 1)}
+
+
+def describe_overfitting(val_loss, min_rise: float = 0.1) -> str:
+    """One sentence, computed from the numbers, on what a validation-loss curve shows.
+
+    "validation loss bottomed at epoch 6 (0.912) and rose 40% by epoch 20 (1.277):
+    overfitting" when the lowest loss comes before the last epoch and the last one is
+    at least ``min_rise`` (a fraction) higher; otherwise it says the loss is still
+    falling, or rose only a little.
+    """
+    t = validation_loss_turn(val_loss)
+    where = f"validation loss bottomed at epoch {t['best_epoch']} of {t['epochs']} ({t['best']:.3f})"
+    if t["best_epoch"] == t["epochs"]:
+        return (f"validation loss still falling at the last epoch, {t['epochs']} ({t['last']:.3f}): "
+                "no sign of overfitting yet")
+    if t["rise"] >= min_rise:
+        return f"{where} and rose {t['rise']:.0%} by epoch {t['epochs']} ({t['last']:.3f}): overfitting"
+    return (f"{where} and rose only {t['rise']:.0%} by epoch {t['epochs']} ({t['last']:.3f}): "
+            "little overfitting")
 
 
 class EpochProgress(keras.callbacks.Callback):
