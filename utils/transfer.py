@@ -1,5 +1,6 @@
-"""Data plumbing for lesson 04 (transfer learning): few-label samples, image folders,
-TensorFlow's flower photos, and a cache for extracted features."""
+"""Data plumbing for lesson 04 (transfer learning): few-label samples, training for an
+exact number of steps, image folders and their train/test split, TensorFlow's flower
+photos, ImageNet class scores, and a cache for extracted features."""
 
 from __future__ import annotations
 
@@ -38,6 +39,24 @@ def sample_per_class(labels, n: int, rng=None, classes: Sequence[int] | None = N
     return np.concatenate(picked)
 
 
+def fit_steps(model, x, y, steps: int, batch_size: int = 32, seed: int = 0):
+    """Train a compiled Keras ``model`` on (x, y) for exactly ``steps`` gradient steps.
+
+    The examples are reshuffled (with ``seed``) every pass and batches of ``batch_size``
+    are drawn from the repeated stream, so the count of steps does not depend on how
+    many examples there are: 25 examples and 2,500 get the same number of updates.
+    Returns the ``History``.
+    """
+    import tensorflow as tf
+
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    ds = (tf.data.Dataset.from_tensor_slices((x, y))
+          .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+          .repeat().batch(batch_size))
+    return model.fit(ds, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
+
+
 def write_image_folder(dest: str | Path, images, labels, class_names: Sequence[str],
                        size: int | None = None) -> Path:
     """Write images as PNG files into one sub-folder per class, the layout that
@@ -63,6 +82,55 @@ def write_image_folder(dest: str | Path, images, labels, class_names: Sequence[s
             pil = pil.resize((size, size), Image.BILINEAR)
         pil.save(dest / class_names[int(label)] / f"{i:05d}.png")
     return dest
+
+
+def image_folder_split(folder: str | Path, image_size: int, validation_split: float = 0.25,
+                       seed: int = 42, batch_size: int = 32):
+    """Disjoint training and test datasets from one folder with a sub-folder per class.
+
+    Uses ``keras.utils.image_dataset_from_directory(subset="both", shuffle=True, seed=seed)``:
+    the list of all files is shuffled once with ``seed`` and then cut, so the two subsets
+    share no file and every class lands in both, in about its share. (Asking for each
+    subset in a separate call with ``shuffle=False`` for the test one cuts the list
+    *unshuffled*, in class order: the "test" subset is then the last files of the last
+    classes, most of which the shuffled training subset also holds.)
+
+    Images are resized to ``image_size`` x ``image_size``. Returns ``(train_ds, test_ds)``;
+    the training set is reshuffled every epoch, the test set is not; both have
+    ``class_names`` and ``file_paths``.
+    """
+    import keras
+
+    if not 0 < validation_split < 1:
+        raise ValueError(f"validation_split must be between 0 and 1, got {validation_split}")
+    return keras.utils.image_dataset_from_directory(
+        folder, validation_split=validation_split, subset="both", shuffle=True, seed=seed,
+        image_size=(image_size, image_size), batch_size=batch_size, verbose=False)
+
+
+def imagenet_classifier(name: str, image_size: int, weights: str | None = "imagenet"):
+    """A whole ImageNet network of ``utils.imagenet.BACKBONES``, top included, that maps
+    RGB images in [0, 1] of ``image_size`` x ``image_size`` to its 1000 class scores
+    (the logits, before the softmax).
+
+    The top's weights are a separate download from the convolutional base's; offline,
+    when they are not cached, this raises (Keras's own download error).
+    ``weights=None`` builds the same network with random weights (for tests).
+    """
+    import keras
+
+    from .imagenet import BACKBONES
+
+    if name not in BACKBONES:
+        raise ValueError(f"unknown network {name!r}; choose one of {sorted(BACKBONES)}")
+    cls_name, kwargs, module_name = BACKBONES[name]
+    preprocess = getattr(keras.applications, module_name).preprocess_input
+    net = getattr(keras.applications, cls_name)(
+        include_top=True, weights=weights, input_shape=(image_size, image_size, 3),
+        classifier_activation=None, **kwargs)
+    inputs = keras.Input((image_size, image_size, 3), name="rgb_0_to_1")
+    x = keras.layers.Lambda(lambda t: preprocess(t * 255.0), name="preprocess")(inputs)
+    return keras.Model(inputs, net(x), name=f"{name}_class_scores")
 
 
 def load_flowers() -> Path:
