@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from utils.localization import (
-    Scene, as_boxes, average_precision, iou, make_scene, make_scenes,
-    make_single_object_scenes, make_tiles, match_detections, nms, precision_recall_curve,
-    window_boxes,
+    Scene, as_boxes, average_precision, draw_boxes, iou, make_scene, make_scenes,
+    make_single_object_scenes, make_tiles, match_detections, nms, precision_recall_at,
+    precision_recall_curve, to_fully_convolutional, window_boxes,
 )
 
 coordinate = st.floats(min_value=-100, max_value=100, allow_nan=False, width=32)
@@ -159,6 +159,15 @@ def test_match_detections_counts_a_second_hit_on_one_object_as_false_positive():
     assert match_detections(det, scores, np.zeros((0, 4))).tolist() == [False] * 4
 
 
+def test_match_detections_falls_back_to_the_next_unmatched_object_as_coco_does():
+    # two overlapping objects; the second detection overlaps the taken first object most
+    gt = np.array([[0, 0, 10, 10], [0, 4, 10, 14]])
+    det = np.array([[0, 0, 10, 10], [0, 1, 10, 11]])       # IoU with gt: (1, 0.43) and (0.82, 0.54)
+    tp = match_detections(det, [0.9, 0.8], gt, 0.5)
+    assert tp.tolist() == [True, True]                      # PASCAL VOC's devkit: [True, False]
+    assert match_detections(det, [0.9, 0.8], gt, 0.6).tolist() == [True, False]
+
+
 def test_precision_recall_curve_and_average_precision():
     scores = np.array([0.9, 0.8, 0.7, 0.6])
     tp = np.array([True, False, True, False])
@@ -172,6 +181,84 @@ def test_precision_recall_curve_and_average_precision():
     assert average_precision(perfect_p, perfect_r) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="n_ground_truth"):
         precision_recall_curve(scores, tp, 0)
+
+
+def test_precision_recall_at_a_score_threshold():
+    p, r, t = precision_recall_curve([0.9, 0.8, 0.5, 0.3], [True, False, True, True], 4)
+    assert precision_recall_at(p, r, t, 0.5) == pytest.approx((2 / 3, 2 / 4))
+    assert precision_recall_at(p, r, t, 0.85) == pytest.approx((1.0, 1 / 4))
+    assert precision_recall_at(p, r, t, 0.0) == pytest.approx((3 / 4, 3 / 4))
+    # no detection at or above the threshold: nothing kept, not the last entry (index -1)
+    precision, recall = precision_recall_at(p, r, t, 0.95)
+    assert np.isnan(precision) and recall == 0.0
+
+
+# ------------------------------------------------------ fully convolutional
+def small_classifier(padding="valid", seed=0):
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.Input((12, 12, 1)),
+        layers.Conv2D(4, 3, padding=padding, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dense(8, activation="relu"),
+        layers.Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
+
+
+def test_fully_convolutional_copy_gives_the_classifier_score_of_every_window():
+    model = small_classifier()
+    fcn = to_fully_convolutional(model)
+    rng = np.random.default_rng(0)
+    image = rng.random((20, 24)).astype("float32")
+    heat = fcn(image[None, :, :, None]).numpy()[0, :, :, 0]
+    assert heat.shape == ((20 - 12) // 2 + 1, (24 - 12) // 2 + 1)    # stride 2: one pooling
+    windows = np.stack([image[2 * i:2 * i + 12, 2 * j:2 * j + 12]
+                        for i in range(heat.shape[0]) for j in range(heat.shape[1])])
+    expected = model(windows[..., None]).numpy().reshape(heat.shape)
+    assert np.allclose(heat, expected, atol=1e-6)
+    assert fcn.count_params() == model.count_params()
+
+
+def test_retraining_the_classifier_leaves_an_earlier_fully_convolutional_copy_unchanged():
+    model = small_classifier()
+    fcn = to_fully_convolutional(model)
+    rng = np.random.default_rng(1)
+    image = rng.random((1, 16, 16, 1)).astype("float32")
+    before = fcn(image).numpy()
+    x, y = rng.random((64, 12, 12, 1)).astype("float32"), rng.integers(0, 2, 64)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert not np.allclose(to_fully_convolutional(model)(image).numpy(), before)   # it did learn
+    assert np.array_equal(fcn(image).numpy(), before)
+
+
+def test_same_padding_breaks_the_equality_at_the_windows_edges():
+    model = small_classifier(padding="same")
+    fcn = to_fully_convolutional(model)
+    rng = np.random.default_rng(2)
+    image = rng.random((16, 16)).astype("float32") + 0.5
+    heat = fcn(image[None, :, :, None]).numpy()[0, :, :, 0]
+    windows = np.stack([image[2 * i:2 * i + 12, 2 * j:2 * j + 12] for i in range(3) for j in range(3)])
+    expected = model(windows[..., None]).numpy().reshape(3, 3)
+    assert heat.shape == (3, 3) and not np.allclose(heat, expected, atol=1e-4)
+
+
+def test_to_fully_convolutional_rejects_other_models():
+    import keras
+    from keras import layers
+
+    no_flatten = keras.Sequential([keras.Input((8, 8, 1)), layers.GlobalAveragePooling2D(), layers.Dense(1)])
+    with pytest.raises(ValueError, match="one Flatten"):
+        to_fully_convolutional(no_flatten)
+    conv_after = keras.Sequential([keras.Input((8, 8, 1)), layers.Flatten(), layers.Dense(4),
+                                   layers.Dropout(0.1)])
+    with pytest.raises(ValueError, match="Dense"):
+        to_fully_convolutional(conv_after)
 
 
 # ------------------------------------------------------------------- scenes
@@ -212,6 +299,21 @@ def test_make_scene_errors_are_clear():
         make_scene(np.zeros((3, 32, 32)), [0, 1, 2])
 
 
+def test_large_objects_are_placed_by_drawing_the_layout_again():
+    # lesson 06, exercise 4: up to four digits of 32-48 pixels in a 128-pixel scene; a
+    # first layout finds no room on about 3% of scenes, which used to raise ValueError
+    digits, labels = fake_digits()
+    scenes = make_scenes(300, digits, labels, rng=0, size=128, object_size=(32, 48),
+                         noise=0.0, clutter=0.0)
+    layouts = np.array([s.layouts for s in scenes])
+    assert layouts.min() == 1 and layouts.max() > 1
+    for s in scenes:
+        assert 1 <= len(s.boxes) <= 4 and s.boxes.min() >= 0 and s.boxes.max() <= 128
+        grown = s.boxes + np.array([-2, -2, 2, 2])            # min_gap = 2
+        m = iou(grown, s.boxes)
+        assert np.all(m[~np.eye(len(m), dtype=bool)] == 0)
+
+
 def test_tiles_are_balanced_and_positives_hold_a_centred_object():
     digits, _ = fake_digits()
     x, y = make_tiles(200, digits, tile=28, noise=0.0, clutter=0.0, rng=0)
@@ -219,6 +321,20 @@ def test_tiles_are_balanced_and_positives_hold_a_centred_object():
     centre = x[:, 12:16, 12:16, 0].max(axis=(1, 2))
     assert np.all(centre[y == 1] > 0.5)          # a positive has ink at its centre
     assert np.all(centre[y == 0] < 0.5)          # a negative does not
+
+
+def test_box_labels_stay_inside_the_image():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 3))
+    ax.imshow(np.zeros((64, 64)))
+    draw_boxes(ax, np.array([[0, 0, 10, 10], [30, 30, 40, 40]]), scores=[0.5, 0.6])
+    (first, second) = ax.texts
+    assert first.get_position()[1] > 10 and first.get_va() == "top"     # below its box
+    assert second.get_position()[1] < 30 and second.get_va() == "bottom"
+    plt.close(fig)
 
 
 def test_single_object_scenes_have_one_box_each():

@@ -117,15 +117,65 @@ def window_boxes(heatmap_shape: tuple[int, int], window: int, stride: int,
     return np.stack([y0, x0, y0 + size, x0 + size], axis=1).astype(float)
 
 
+# ------------------------------------------------------ fully convolutional
+def to_fully_convolutional(model, name: str = "fully_convolutional"):
+    """A fully convolutional *copy* of a tile classifier (lesson 06, section 3).
+
+    ``model`` is a Keras ``Sequential`` classifier: convolution and pooling layers (any
+    layers without a flat input), one ``Flatten``, then ``Dense`` layers. The result
+    has new layers holding copies of the weights: the layers before ``Flatten`` are
+    rebuilt from their configs, the first dense layer becomes a convolution whose
+    kernel covers its whole input feature map (the same weights, reshaped), and every
+    later dense layer a 1x1 convolution. Training ``model`` afterwards leaves the copy
+    as it was; call this again to convert the retrained weights.
+
+    The copy accepts images of any size of at least the tile's. On a tile it gives the
+    classifier's output; on a larger image, with ``"valid"`` convolutions, it gives the
+    classifier's output for every window, at a stride equal to the product of the
+    pooling strides.
+    """
+    import keras
+    from keras import layers
+
+    flat = [i for i, layer in enumerate(model.layers) if isinstance(layer, layers.Flatten)]
+    if len(flat) != 1:
+        raise ValueError(f"expected a Sequential classifier with exactly one Flatten layer, found {len(flat)}")
+    body, head = model.layers[:flat[0]], model.layers[flat[0] + 1:]
+    if not head or not all(isinstance(layer, layers.Dense) for layer in head):
+        raise ValueError("every layer after Flatten must be Dense, and there must be at least one")
+    feature_shape = tuple(model.layers[flat[0]].input.shape[1:])          # e.g. (5, 5, 32)
+    if len(feature_shape) != 3:
+        raise ValueError(f"Flatten must receive a feature map (height, width, channels), got {feature_shape}")
+    copies = [type(layer).from_config(layer.get_config()) for layer in body]
+    as_convs = [layers.Conv2D(d.units, feature_shape[:2] if k == 0 else 1, activation=d.activation,
+                              use_bias=d.use_bias, name=f"{d.name}_as_conv")
+                for k, d in enumerate(head)]
+    channels = model.inputs[0].shape[-1]
+    fcn = keras.Sequential([keras.Input((None, None, channels))] + copies + as_convs, name=name)
+    for source, copy in zip(body, copies):
+        copy.set_weights([np.array(w, copy=True) for w in source.get_weights()])
+    for k, (d, conv) in enumerate(zip(head, as_convs)):
+        kernel, *bias = d.get_weights()
+        shape = (*feature_shape, d.units) if k == 0 else (1, 1, *kernel.shape)
+        conv.set_weights([kernel.reshape(shape).copy(), *[b.copy() for b in bias]])
+    return fcn
+
+
 # ---------------------------------------------------------------- evaluation
 def match_detections(boxes, scores, gt_boxes, iou_threshold: float = 0.5) -> np.ndarray:
     """Mark each detection as a true positive (True) or a false positive (False).
 
-    Detections are taken best score first; each one is matched to the unmatched
-    ground-truth box it overlaps most, if that IoU is at least ``iou_threshold``.
-    A ground-truth box is matched at most once, so a second detection of the same
-    object is a false positive (the PASCAL VOC rule). Returns a boolean array in the
-    order of ``boxes``.
+    Detections are taken best score first; each one is matched to the *still
+    unmatched* ground-truth box it overlaps most, if that IoU is at least
+    ``iou_threshold``. A ground-truth box is matched at most once, so a second
+    detection of the same object is a false positive. When the object a detection
+    overlaps most is already taken, the detection may still match another, unmatched
+    object it overlaps enough: this is the rule of the COCO evaluation
+    (``pycocotools``). The PASCAL VOC devkit differs there: it looks only at the
+    ground-truth box of highest IoU and counts the detection as a false positive when
+    that box is taken. The two agree when ``iou_threshold >= 0.5`` and no two
+    ground-truth boxes overlap or touch (as in this course's scenes), since a
+    detection cannot then reach that IoU with two objects. Returns a boolean array in the order of ``boxes``.
     """
     b, g = as_boxes(boxes), as_boxes(gt_boxes, "gt_boxes")
     s = np.asarray(scores, dtype=float).reshape(-1)
@@ -175,15 +225,32 @@ def average_precision(precision, recall) -> float:
     return float(np.sum((r[1:] - r[:-1]) * p[1:]))
 
 
+def precision_recall_at(precision, recall, thresholds, threshold: float = 0.5):
+    """Precision and recall when keeping the detections that score at least ``threshold``.
+
+    Reads the output of :func:`precision_recall_curve`. With no detection scoring
+    ``threshold`` or more, nothing is kept: recall is 0 and precision is undefined,
+    returned as ``(nan, 0.0)``.
+    """
+    t = np.asarray(thresholds, dtype=float).reshape(-1)
+    if len(t) != len(precision) or len(t) != len(recall):
+        raise ValueError("precision, recall and thresholds must have the same length")
+    n_kept = int(np.sum(t >= threshold))          # thresholds are sorted, decreasing
+    if n_kept == 0:
+        return float("nan"), 0.0
+    return float(precision[n_kept - 1]), float(recall[n_kept - 1])
+
+
 # -------------------------------------------------------------------- scenes
 @dataclass
 class Scene:
-    """One synthetic scene: a float32 image (H, W) in [0, 1], its objects' boxes (N, 4)
-    and their digit labels (N,)."""
+    """One synthetic scene: a float32 image (H, W) in [0, 1], its objects' boxes (N, 4),
+    their digit labels (N,), and how many layouts :func:`make_scene` drew."""
 
     image: np.ndarray
     boxes: np.ndarray
     labels: np.ndarray
+    layouts: int = 1          # how many object layouts make_scene drew before one fitted
 
 
 def _resized(digit: np.ndarray, size: int) -> np.ndarray:
@@ -221,13 +288,19 @@ def _check_digits(digits, labels=None):
 
 def make_scene(digits, labels, size: int | tuple[int, int] = 128, n_objects: tuple[int, int] = (1, 4),
                object_size: tuple[int, int] = (16, 24), noise: float = 0.1, clutter: float = 1.5,
-               fragment: int = 8, min_gap: int = 2, rng=None) -> Scene:
+               fragment: int = 8, min_gap: int = 2, max_layouts: int = 20, rng=None) -> Scene:
     """A canvas with a random number of digits (``n_objects``, both ends included) at
     random positions and sizes (``object_size`` in pixels, both ends included),
     not overlapping (at least ``min_gap`` pixels apart), on noise and clutter.
 
-    ``digits`` are 28x28 uint8 images (MNIST), ``labels`` their classes. Raises
-    ``ValueError`` when the objects cannot be placed without overlap.
+    ``digits`` are 28x28 uint8 images (MNIST), ``labels`` their classes. Objects are
+    placed one after another, each at a random free position (up to 200 tries). When
+    one finds no room (large objects in a small scene: four digits of 32-48 pixels in a
+    128-pixel scene fail on about 3% of first layouts), the whole layout is drawn again,
+    with the same number of objects but new digits, sizes and positions, up to
+    ``max_layouts`` times in all; ``Scene.layouts`` reports how many were drawn (1 when
+    the first fitted, which leaves the random stream as it was without this retry).
+    Raises ``ValueError`` when no layout fits.
     """
     digits = _check_digits(digits, labels)
     rng = np.random.default_rng(rng)
@@ -236,24 +309,40 @@ def make_scene(digits, labels, size: int | tuple[int, int] = 128, n_objects: tup
     if not 1 <= lo <= hi or hi > min(h, w):
         raise ValueError(f"object_size {object_size} does not fit a {h}x{w} scene")
     canvas = _background((h, w), rng, digits, noise, clutter, fragment)
+    n = int(rng.integers(n_objects[0], n_objects[1] + 1))
+    for layout in range(1, max_layouts + 1):
+        placed = _layout(n, len(digits), h, w, lo, hi, min_gap, rng)
+        if placed is not None:
+            break
+    else:
+        raise ValueError(f"could not place {n} objects of {lo}-{hi} pixels without overlap in a "
+                         f"{h}x{w} scene in {max_layouts} layouts; use fewer or smaller objects")
     boxes, classes = [], []
-    for _ in range(rng.integers(n_objects[0], n_objects[1] + 1)):
-        k = rng.integers(len(digits))
+    for k, s, y, x in placed:
+        canvas[y:y + s, x:x + s] = np.maximum(canvas[y:y + s, x:x + s], _resized(digits[k], s))
+        boxes.append([y, x, y + s, x + s])
+        classes.append(int(labels[k]))
+    return Scene(np.clip(canvas, 0, 1), np.array(boxes, dtype=float).reshape(-1, 4),
+                 np.array(classes, dtype=int), layouts=layout)
+
+
+def _layout(n, n_digits, h, w, lo, hi, min_gap, rng, tries=200):
+    """One attempt at placing ``n`` objects: a list of (digit index, size, top, left),
+    or None when an object finds no free position in ``tries`` draws."""
+    placed, boxes = [], []
+    for _ in range(n):
+        k = int(rng.integers(n_digits))
         s = int(rng.integers(lo, hi + 1))
-        for _attempt in range(200):
+        for _attempt in range(tries):
             y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
-            box = np.array([y, x, y + s, x + s], dtype=float)
-            grown = box + np.array([-min_gap, -min_gap, min_gap, min_gap])
+            grown = np.array([y - min_gap, x - min_gap, y + s + min_gap, x + s + min_gap], dtype=float)
             if not boxes or iou(grown[None], np.array(boxes)).max() == 0:
                 break
         else:
-            raise ValueError(f"could not place {n_objects[1]} objects of up to {hi} pixels "
-                             f"without overlap in a {h}x{w} scene; use fewer or smaller objects")
-        canvas[y:y + s, x:x + s] = np.maximum(canvas[y:y + s, x:x + s], _resized(digits[k], s))
-        boxes.append(box)
-        classes.append(int(labels[k]))
-    return Scene(np.clip(canvas, 0, 1), np.array(boxes, dtype=float).reshape(-1, 4),
-                 np.array(classes, dtype=int))
+            return None
+        placed.append((k, s, y, x))
+        boxes.append([y, x, y + s, x + s])
+    return placed
 
 
 def make_scenes(n: int, digits, labels, rng=None, **kwargs) -> list[Scene]:
@@ -323,10 +412,19 @@ def make_single_object_scenes(n: int, digits, labels, size: int = 64,
 # ------------------------------------------------------------------- drawing
 def draw_boxes(ax, boxes, labels=None, scores=None, color: str = "lime", linewidth: float = 1.5,
                linestyle: str = "-", fontsize: int = 8):
-    """Draw boxes (N, 4) on a matplotlib axis, with optional text labels and scores."""
+    """Draw boxes (N, 4) on a matplotlib axis showing an image, with optional text
+    labels and scores.
+
+    A box's text sits just above it, or just below it when the box is so close to the
+    top of the image that the text would be cut off.
+    """
     from matplotlib.patches import Rectangle
 
     b = as_boxes(boxes)
+    top = min(ax.get_ylim())                           # imshow: the image's top edge, -0.5
+    bbox = ax.get_window_extent()
+    units_per_point = abs(ax.get_ylim()[1] - ax.get_ylim()[0]) / max(bbox.height, 1) * ax.figure.dpi / 72
+    text_height = 1.3 * fontsize * units_per_point     # in data units (pixels of the image)
     for k, (y0, x0, y1, x1) in enumerate(b):
         ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
                                edgecolor=color, linewidth=linewidth, linestyle=linestyle))
@@ -336,6 +434,10 @@ def draw_boxes(ax, boxes, labels=None, scores=None, color: str = "lime", linewid
         if scores is not None:
             text.append(f"{float(scores[k]):.2f}")
         if text:
-            ax.text(x0 - 0.5, y0 - 1.5, " ".join(text), color=color, fontsize=fontsize,
-                    va="bottom", ha="left", clip_on=True)
+            if y0 - 1.5 - text_height >= top:
+                ax.text(x0 - 0.5, y0 - 1.5, " ".join(text), color=color, fontsize=fontsize,
+                        va="bottom", ha="left", clip_on=True)
+            else:
+                ax.text(x0 - 0.5, y1 + 0.5, " ".join(text), color=color, fontsize=fontsize,
+                        va="top", ha="left", clip_on=True)
     return ax
