@@ -1,4 +1,4 @@
-"""Tests for the backbone, feature-extractor and photo helpers of lessons 08 and 09."""
+"""Tests for the backbone, feature-extractor, photo and loss helpers of lessons 08 and 09."""
 
 from pathlib import Path
 
@@ -7,7 +7,8 @@ import pytest
 
 from utils.data import keras_cache_dir
 from utils.imagenet import (backbone, feature_extractor, load_photo, resize_longer_side,
-                            save_image)
+                            resize_to_multiple, save_image, stained_glass, swirls, total_variation,
+                            with_average_pooling)
 
 MOBILENET_WEIGHTS = "mobilenet_2_5_224_tf_no_top.h5"
 
@@ -79,3 +80,75 @@ def test_progress_bar_writes_its_final_state_as_text(capsys):
         pass
     out = capsys.readouterr().out
     assert "steps: 100%" in out and "7/7" in out
+
+
+def test_total_variation_sums_mean_neighbour_differences_and_has_a_gradient():
+    import tensorflow as tf
+
+    assert float(total_variation(np.full((5, 7, 3), 0.3))) == 0.0
+    stripes = np.zeros((4, 6, 3), np.float32); stripes[:, ::2] = 1.0       # vertical stripes
+    assert np.isclose(float(total_variation(stripes)), 1.0)                # only horizontal jumps
+    rng = np.random.default_rng(0)
+    img = rng.random((9, 11, 3)).astype(np.float32)
+    expected = np.abs(np.diff(img, axis=0)).mean() + np.abs(np.diff(img, axis=1)).mean()
+    assert np.isclose(float(total_variation(img)), expected, rtol=1e-5)
+    assert np.isclose(float(total_variation(img.transpose(1, 0, 2))), expected, rtol=1e-5)
+    var = tf.Variable(img)
+    with tf.GradientTape() as tape:
+        tv = total_variation(var)
+    grad = tape.gradient(tv, var)
+    assert grad is not None and float(total_variation(var - 0.01 * grad)) < float(tv)
+
+
+@pytest.mark.parametrize("shape, max_side, expected", [((300, 451, 3), 384, (256, 384)),
+                                                      ((451, 300, 3), 200, (192, 128)),
+                                                      ((512, 512, 3), 256, (256, 256)),
+                                                      ((40, 400, 3), 384, (32, 384))])
+def test_resize_to_multiple_gives_sides_that_are_multiples_of_the_stride(shape, max_side, expected):
+    img = np.random.default_rng(1).random(shape).astype(np.float32)
+    out = resize_to_multiple(img, max_side)
+    assert out.shape == expected + (3,) and out.dtype == np.float32
+    assert 0 <= out.min() and out.max() <= 1
+    with pytest.raises(ValueError, match="at least one multiple"):
+        resize_to_multiple(img, 16)
+
+
+def test_with_average_pooling_swaps_max_pooling_and_keeps_names_and_weights():
+    import keras
+
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(2, 3, padding="same", name="block1_conv1")(inputs)
+    x = keras.layers.MaxPooling2D(2, name="block1_pool")(x)
+    model = keras.Model(inputs, keras.layers.Conv2D(1, 1, name="head")(x))
+    new, replaced = with_average_pooling(model)
+    assert replaced == 1
+    assert [type(l).__name__ for l in new.layers][2] == "AveragePooling2D"
+    assert [l.name for l in new.layers[1:]] == [l.name for l in model.layers[1:]]
+    for a, b in zip(model.get_weights(), new.get_weights()):
+        assert np.array_equal(a, b)
+    img = np.random.default_rng(2).random((1, 8, 8, 1)).astype("float32")
+    conv = keras.Model(model.input, model.get_layer("block1_conv1").output)(img).numpy()
+    pooled = conv.reshape(1, 4, 2, 4, 2, 2).mean(axis=(2, 4))
+    head_w, head_b = model.get_layer("head").get_weights()
+    assert np.allclose(new(img).numpy(), pooled @ head_w[0, 0] + head_b, atol=1e-5)
+    # no max pooling: the same model back
+    same, none = with_average_pooling(new)
+    assert same is new and none == 0
+
+
+@pytest.mark.parametrize("draw", [stained_glass, swirls])
+def test_drawn_style_images_are_bold_repeatable_rgb(draw):
+    img = draw(48, 64, seed=3)
+    assert img.shape == (48, 64, 3) and img.dtype == np.float32
+    assert 0 <= img.min() and img.max() <= 1
+    assert np.array_equal(img, draw(48, 64, seed=3)) and not np.array_equal(img, draw(48, 64, seed=4))
+    saturation = img.max(axis=-1) - img.min(axis=-1)
+    assert saturation.mean() > 0.2                                   # strong colours
+    assert np.abs(np.diff(img, axis=1)).mean() > 0.02                # and edges
+
+
+def test_stained_glass_has_dark_borders_between_flat_cells():
+    img = stained_glass(64, 64, cells=10, border=2)
+    dark = img.max(axis=-1) < 0.1
+    assert 0.05 < dark.mean() < 0.5
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) <= 8         # 7 colours and black
