@@ -11,14 +11,23 @@ constraints, so every minimum that `pyproject.toml` claims is one that the tests
 from __future__ import annotations
 
 import argparse
-import sys
+import importlib.util
 import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from utils.versions import parse_requirement  # noqa: E402
+
+def _load_versions():
+    """utils/versions.py alone: this runs in a fresh environment where the `utils`
+    package's own imports (NumPy, TensorFlow, ...) are not installed yet."""
+    spec = importlib.util.spec_from_file_location("course_versions", ROOT / "utils" / "versions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+parse_requirement = _load_versions().parse_requirement
 
 
 def lowest_pins(pyproject: Path, extras: list[str]) -> list[str]:
