@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils import course, grading
+from instructor import course, grading
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = course.lesson_notebooks(ROOT)
@@ -192,3 +192,23 @@ def test_student_version_keeps_the_lesson_and_public_tests(student_versions, pat
         assert cases and not any(case["hidden"] for case in cases)
     checks = [c.source for c in code if c.source.startswith("grader.check(")]
     assert len(checks) == len(questions)
+
+
+@pytest.mark.parametrize("path", LESSONS + [ROOT / "tests" / "assignment" / "grading_demo.ipynb"],
+                         ids=lambda p: p.name)
+def test_hidden_tests_are_probes(path):
+    """A hidden cell is a probe for the trusted grader: it sets `result` (plain data that
+    the grader compares with the reference solution's), and nbval skips it, since it needs
+    the grader's `rng` and runs only in the grader."""
+    from instructor import grading
+
+    nb = nbformat.read(path, as_version=4)
+    questions = grading.questions_of(nb)
+    assert questions
+    for cell in nb.cells:
+        if cell.cell_type == "code" and course.first_line(cell).startswith("# HIDDEN"):
+            probe = grading.CHECK_MARKER.split(cell.source, maxsplit=1)[0]
+            assert "result" in _names(probe, ast.Store), f"a probe must set `result`:\n{cell.source}"
+            assert "nbval-skip" in cell.metadata.get("tags", []), "tag hidden cells `nbval-skip`"
+            if len(grading.CHECK_MARKER.split(cell.source, maxsplit=1)) > 1:
+                ast.parse(grading.CHECK_MARKER.split(cell.source, maxsplit=1)[1])

@@ -24,9 +24,11 @@ def run(*cmd, cwd=None):
 def test_wheel_without_extras_in_a_fresh_venv(tmp_path):
     run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", tmp_path / "dist", ROOT)
     [wheel] = (tmp_path / "dist").glob("cnn_keras_course-*.whl")
-    modules = sorted(Path(name).stem for name in zipfile.ZipFile(wheel).namelist()
-                     if name.startswith("utils/") and name.endswith(".py") and not name.endswith("__init__.py"))
-    assert {"data", "notebook", "versions", "course", "grading"} <= set(modules), modules
+    modules = sorted(name[:-3].replace("/", ".") for name in zipfile.ZipFile(wheel).namelist()
+                     if name.startswith(("utils/", "instructor/")) and name.endswith(".py")
+                     and not name.endswith("__init__.py"))
+    assert {"utils.data", "utils.notebook", "utils.versions", "instructor.course",
+            "instructor.grading", "instructor.sandbox", "instructor.runner"} <= set(modules), modules
 
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", venv)
@@ -36,7 +38,7 @@ def test_wheel_without_extras_in_a_fresh_venv(tmp_path):
     # Outside the repository, so that `utils` can only come from the installed wheel.
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    imports = "; ".join(f"import utils.{m}" for m in modules)
+    imports = "; ".join(f"import {m}" for m in modules)
     out = run(python, "-c", f"import utils; {imports}; import utils.versions as v; "
                             "print(v.PYPROJECT.is_file()); print(sorted(v.declared_minimums().items()))",
               cwd=elsewhere)

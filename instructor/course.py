@@ -1,15 +1,16 @@
-"""The ``course`` command for instructors: student versions and notebook upkeep.
+"""The ``course`` command for instructors: student versions, checks, grading, upkeep.
 
     course student [NOTEBOOK ...] [--out dist]   student versions and autograder bundles
-    course check [NOTEBOOK ...]                  every source notebook earns full points with its solutions
+    course check [NOTEBOOK ...]                  every solution passes its public tests and its probes
     course grade SUBMISSIONS --lesson NN          grade a folder of submitted notebooks into a CSV
     course sync                                  rewrite setup cells and Colab badges from the repo URL
 
 Source notebooks are otter-grader "assign" notebooks: exercises sit between
 ``# BEGIN QUESTION`` / ``# END QUESTION`` raw cells, reference solutions between
 ``# BEGIN SOLUTION`` / ``# END SOLUTION`` markers, and tests between
-``# BEGIN TESTS`` / ``# END TESTS``; a test cell whose first line is ``# HIDDEN``
-is for the grader only.
+``# BEGIN TESTS`` / ``# END TESTS``. A test cell whose first line is ``# HIDDEN`` is a
+probe for the grader only (see :mod:`instructor.grading`); the others are public tests
+that students run with ``grader.check``.
 """
 
 from __future__ import annotations
@@ -289,25 +290,6 @@ def find_lesson(root: Path, name: str) -> Path:
     return matches[0]
 
 
-def check(sources: list[Path], timeout: float) -> bool:
-    """Grade each source notebook's solution version; True when every question earns full points."""
-    from . import grading
-
-    ok = True
-    for source in sources:
-        with tempfile.TemporaryDirectory(prefix="course-check-") as tmp:
-            autograder = grading.build_autograder(source, Path(tmp))
-            solution = Path(tmp) / source.stem / "autograder" / source.name
-            questions = grading.questions_of(nbformat.read(source, as_version=4))
-            rows = grading.grade_submission(solution, autograder, questions, source.stem, timeout)
-        for r in rows:
-            status = "ok  " if r.points >= r.max_points else "FAIL"
-            print(f"{status} {source.stem} {r.question}: {r.points:g} / {r.max_points:g}"
-                  + ("" if status == "ok  " else f"  ({r.reason})"))
-            ok &= r.points >= r.max_points
-    return ok
-
-
 # ----------------------------------------------------------------------- CLI
 def _shown(path: Path) -> str:
     """A path relative to the working folder when it lies below it."""
@@ -328,6 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     p_check.add_argument("notebooks", nargs="*", type=Path,
                          help="source notebooks (default: every lesson with exercises)")
     p_check.add_argument("--timeout", type=float, default=900, help="seconds per notebook")
+    p_check.add_argument("--once", action="store_true",
+                         help="run each solution once, not twice (half the time; does not check "
+                              "that the probes are deterministic)")
+    p_check.add_argument("--unconfined", action="store_true",
+                         help="run without the sandbox where bubblewrap is missing (see README)")
     p_grade = sub.add_parser("grade", help="grade a folder of submitted notebooks")
     p_grade.add_argument("submissions", type=Path,
                          help="folder with one notebook per student (or one sub-folder per student)")
@@ -337,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     p_grade.add_argument("--timeout", type=float, default=600, help="seconds per submission")
     p_grade.add_argument("--size", choices=("fast", "full"), default="fast",
                          help="run size for submissions (exercise tests do not depend on it)")
+    p_grade.add_argument("--unconfined", action="store_true",
+                         help="grade without the sandbox where bubblewrap is missing: students' "
+                              "code can then read and write what you can (see README)")
     sub.add_parser("sync", help="rewrite setup cells and Colab badges from pyproject's URL")
     args = parser.parse_args(argv)
     root = repo_root()
@@ -351,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         from . import grading
 
         source = find_lesson(root, args.lesson)
-        rows = grading.grade_folder(args.submissions, source, args.out, args.timeout, args.size)
+        rows = grading.grade_folder(args.submissions, source, args.out, args.timeout, args.size,
+                                    unconfined=args.unconfined)
         print(grading.summary(rows))
         print(f"course grade: {len(rows)} rows written to {args.out}")
         return 0
@@ -359,7 +350,10 @@ def main(argv: list[str] | None = None) -> int:
     sources = args.notebooks or [p for p in lesson_notebooks(root)
                                  if is_assignment(nbformat.read(p, as_version=4))]
     if args.command == "check":
-        return 0 if check(sources, args.timeout) else 1
+        from . import grading
+
+        return 0 if grading.check(sources, args.timeout, unconfined=args.unconfined,
+                                  twice=not args.once) else 1
 
     out = args.out or root / "dist"
     for source in sources:

@@ -1,0 +1,470 @@
+"""Trusted batch grading: students' code runs in a sandbox, verdicts are computed outside it.
+
+How a submission is graded (``course grade``):
+
+1. The exercise's **probes** are the hidden test cells of the source notebook (first line
+   ``# HIDDEN``). A probe is a few lines that call the student's functions or read the
+   student's variables on inputs the grader chooses, through ``rng``, a NumPy generator
+   seeded by the grader, and leave the answer in ``result``::
+
+       # HIDDEN
+       _values = rng.normal(size=int(rng.integers(1, 10))).tolist()
+       result = mean_of(_values)
+
+2. The submission runs in a sandbox (:mod:`instructor.sandbox`): its code cells in order,
+   then the probes. Only plain data comes back (JSON: numbers, strings, lists, dicts,
+   numeric arrays), from a sandbox that exited normally; anything else is 0 points with
+   the reason.
+3. The **reference solution** (the source notebook without its tests) runs the same way
+   with the same seed. In this process, which no student code ever touches, each probe's
+   ``result`` from the submission is compared with the reference's: equal within a
+   tolerance (:func:`same`). A probe cell may replace that comparison with its own check,
+   written after a line ``# CHECK``; it runs here with ``got``, ``want`` and ``same``
+   and fails by raising ``AssertionError``.
+4. A question's points are split evenly over its probes.
+
+Probe cells carry the cell tag ``nbval-skip``: they need the grader's ``rng`` and run only
+in the grader, never when the lesson itself runs.
+
+The public tests (cells without ``# HIDDEN``) are for students: ``grader.check`` runs them
+in the student's own kernel, where they help but prove nothing, so grading ignores them.
+``course check`` runs them against the solution, with the probes, twice (the reference
+must agree with itself).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import secrets
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import numpy as np
+
+from . import sandbox
+
+RESULT_FIELDS = ["student", "question", "points", "max_points", "reason"]
+RUNNER = Path(__file__).with_name("runner.py")
+UTILS = Path(__file__).resolve().parents[1] / "utils"
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+MAX_ANSWERS_BYTES = 64 * 2**20
+CHECK_MARKER = re.compile(r"^# CHECK\s*$", flags=re.M)
+
+
+# ------------------------------------------------------------ the assignment
+@dataclass
+class Probe:
+    id: str
+    question: str
+    code: str
+    check: str | None = None
+
+
+@dataclass
+class Question:
+    name: str
+    points: float
+    probes: list[Probe] = field(default_factory=list)
+    public_cells: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Row:
+    student: str
+    question: str
+    points: float
+    max_points: float
+    reason: str
+
+
+def _first_line(cell) -> str:
+    return cell.source.strip().splitlines()[0].strip() if cell.source.strip() else ""
+
+
+def questions_of(source_nb) -> list[Question]:
+    """The questions of a source notebook, in order, with their points and probes."""
+    questions: list[Question] = []
+    in_tests = False
+    for index, cell in enumerate(source_nb.cells):
+        first = _first_line(cell)
+        if cell.cell_type == "raw":
+            if first.startswith("# BEGIN QUESTION"):
+                name = re.search(r"^\s*name:\s*(\S+)", cell.source, flags=re.M)
+                points = re.search(r"^\s*points:\s*([\d.]+)", cell.source, flags=re.M)
+                if not name:
+                    raise ValueError(f"a BEGIN QUESTION cell has no name: {cell.source!r}")
+                questions.append(Question(name.group(1), float(points.group(1)) if points else 1.0))
+            in_tests = first.startswith("# BEGIN TESTS") or (in_tests and not first.startswith("# END TESTS"))
+            continue
+        if not (in_tests and cell.cell_type == "code" and questions):
+            continue
+        question = questions[-1]
+        if first == "# HIDDEN":
+            body = cell.source.split("\n", 1)[1] if "\n" in cell.source else ""
+            parts = CHECK_MARKER.split(body, maxsplit=1)
+            question.probes.append(Probe(f"{question.name}/{len(question.probes) + 1}", question.name,
+                                         parts[0], parts[1] if len(parts) > 1 else None))
+        else:
+            question.public_cells.append(index)
+    for q in questions:
+        if not q.probes:
+            raise ValueError(f"question {q.name} has no hidden test cell (probe) to grade it by")
+    return questions
+
+
+def solution_notebook(source_nb, public_tests: bool = False):
+    """The source notebook as the reference solution runs it: no raw cells, no hidden
+    tests, and the public tests only when ``public_tests``. Returns (notebook, a map from
+    the new cell index to the question of each kept public test cell)."""
+    questions = questions_of(source_nb)
+    public = {i: q.name for q in questions for i in q.public_cells}
+    hidden = set()
+    in_tests = False
+    for index, cell in enumerate(source_nb.cells):
+        first = _first_line(cell)
+        if cell.cell_type == "raw":
+            in_tests = first.startswith("# BEGIN TESTS") or (in_tests and not first.startswith("# END TESTS"))
+        elif in_tests and first == "# HIDDEN":
+            hidden.add(index)
+    nb = nbformat.v4.new_notebook(metadata=source_nb.metadata)
+    where = {}
+    for index, cell in enumerate(source_nb.cells):
+        if cell.cell_type == "raw" or index in hidden or (index in public and not public_tests):
+            continue
+        if index in public:
+            where[len(nb.cells)] = public[index]
+        nb.cells.append(nbformat.from_dict(dict(cell)))
+    return nb, where
+
+
+# ------------------------------------------------------- running in the sandbox
+@dataclass
+class Run:
+    answers: dict | None          # probe id -> {"result": ...} or {"error": ...}
+    reason: str                   # why there are no answers ("" when there are)
+    cell_errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _decode(value, depth=0):
+    """Plain data from the sandbox, strictly: JSON types and tagged numeric arrays only."""
+    if depth > 25:
+        raise ValueError("nested too deeply")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, list):
+        return [_decode(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        if "__ndarray__" in value:
+            dtype = value.get("dtype")
+            if dtype not in ("bool", "int64", "float64"):
+                raise ValueError(f"array dtype {dtype!r} not allowed")
+            shape = [int(s) for s in value["shape"]]
+            flat = value["__ndarray__"]
+            if not isinstance(flat, list) or any(isinstance(v, (list, dict, str)) for v in flat):
+                raise ValueError("array data is not a flat list of numbers")
+            return np.array(flat, dtype=dtype).reshape(shape)
+        return {str(k): _decode(v, depth + 1) for k, v in value.items()}
+    raise ValueError(f"not plain data: {type(value).__name__}")
+
+
+def run_notebook(nb, probes: list[Probe], seed: int, *, size: str = "fast", timeout: float = 600,
+                 confined: bool = True, limits: sandbox.Limits | None = None) -> Run:
+    """Run a notebook and then the probes, in the sandbox; return the plain answers.
+
+    Answers are trusted only from a run that exited normally and wrote them after
+    reading the probes (it must echo the nonce sent with them).
+    """
+    from utils.data import CIFAR10_ENV_VAR, keras_cache_dir
+
+    limits = limits or sandbox.Limits(wall_seconds=timeout)
+    nonce = secrets.token_hex(16)
+    request = json.dumps({"seed": seed, "nonce": nonce,
+                          "probes": [{"id": p.id, "index": i, "code": p.code}
+                                     for i, p in enumerate(probes)]}).encode()
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
+        work = Path(tmp) / "work"
+        (work / "home").mkdir(parents=True)
+        nbformat.write(nb, work / "submission.ipynb")
+        env = {"COURSE_SIZE": size, "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
+               "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
+        keras_home = keras_cache_dir()
+        if confined:
+            binds = [(RUNNER, "/opt/course/runner.py"), (UTILS, "/opt/course/utils"),
+                     (PYPROJECT, "/opt/course/pyproject.toml")]
+            if keras_home.is_dir():
+                binds.append((keras_home, "/opt/keras"))
+            env.update(PYTHONPATH="/opt/course", KERAS_HOME="/opt/keras")
+            cifar = os.environ.get(CIFAR10_ENV_VAR)
+            if cifar and Path(cifar).is_dir():   # lesson 03's data where it cannot be downloaded
+                binds.append((Path(cifar).resolve(), "/opt/cifar10"))
+                env[CIFAR10_ENV_VAR] = "/opt/cifar10"
+            outcome = sandbox.run([sys.executable, "/opt/course/runner.py", "submission.ipynb",
+                                   "answers.json"], work, ro_binds=binds, env=env, stdin=request,
+                                  limits=limits)
+        else:
+            env.update(PYTHONPATH=str(UTILS.parent), KERAS_HOME=str(keras_home))
+            if os.environ.get(CIFAR10_ENV_VAR):
+                env[CIFAR10_ENV_VAR] = os.environ[CIFAR10_ENV_VAR]
+            outcome = sandbox.run_unconfined([sys.executable, str(RUNNER), "submission.ipynb",
+                                              "answers.json"], work, env=env, stdin=request,
+                                             limits=limits)
+        if outcome.timed_out:
+            return Run(None, f"timed out after {limits.wall_seconds:g} s", seconds=outcome.seconds)
+        if outcome.returncode != 0:
+            code = outcome.returncode
+            signal_number = -code if code < 0 else (code - 128 if code > 128 else None)
+            if signal_number:   # bwrap reports its child's death by signal N as 128 + N
+                reason = f"the notebook stopped the grader (killed by signal {signal_number})"
+            else:
+                hint = " ".join(outcome.log_tail.strip().splitlines()[-1:])[:160]
+                reason = f"the notebook stopped the grader (exit code {code}){': ' + hint if hint else ''}"
+            return Run(None, reason, seconds=outcome.seconds)
+        answers_file = work / "answers.json"
+        if not answers_file.is_file() or answers_file.is_symlink():
+            return Run(None, "the grader ended before the probes ran (did the notebook exit early?)",
+                       seconds=outcome.seconds)
+        if answers_file.stat().st_size > MAX_ANSWERS_BYTES:
+            return Run(None, "the answers are too large", seconds=outcome.seconds)
+        try:
+            data = json.loads(answers_file.read_text())
+            if not isinstance(data, dict) or data.get("nonce") != nonce:
+                raise ValueError("not written by this grading run")
+            answers = {str(k): _decode(v) for k, v in dict(data["answers"]).items()}
+            cell_errors = [str(e)[:300] for e in list(data.get("cell_errors", []))[:20]]
+        except (ValueError, KeyError, TypeError) as err:
+            return Run(None, f"the answers could not be read ({err})"[:200], seconds=outcome.seconds)
+    return Run(answers, "", cell_errors, outcome.seconds)
+
+
+# ------------------------------------------------------------- the comparison
+def same(got, want, rtol: float = 1e-6, atol: float = 1e-9, where: str = "result") -> str | None:
+    """None when ``got`` equals ``want`` (numbers and arrays within the tolerance), else
+    where and how they differ. Raises nothing, whatever ``got`` is."""
+    if isinstance(want, dict):
+        if not isinstance(got, dict) or set(got) != set(want):
+            return f"{where}: expected a dict with keys {sorted(want)}"
+        for k in want:
+            problem = same(got[k], want[k], rtol, atol, f"{where}[{k!r}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(want, list):
+        if not isinstance(got, list) or len(got) != len(want):
+            return f"{where}: expected a list of length {len(want)}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            problem = same(g, w, rtol, atol, f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(want, (str, bool)) or want is None:
+        return None if type(got) is type(want) and got == want else f"{where}: expected {want!r}"
+    if isinstance(want, (int, float, np.ndarray)):
+        if isinstance(got, (str, dict, list, bool)) or got is None:
+            return f"{where}: expected a number or array"
+        got_a, want_a = np.asarray(got), np.asarray(want)
+        if got_a.shape != want_a.shape:
+            return f"{where}: expected shape {want_a.shape}, got {got_a.shape}"
+        if want_a.dtype == bool:
+            return None if np.array_equal(got_a, want_a) else f"{where}: wrong values"
+        if not np.allclose(got_a.astype(float), want_a.astype(float), rtol=rtol, atol=atol, equal_nan=True):
+            return f"{where}: wrong value(s)"
+        return None
+    return f"{where}: cannot compare a {type(want).__name__}"
+
+
+def judge(probe: Probe, got: dict | None, want: dict | None) -> str | None:
+    """None when the student's answer to ``probe`` passes, else the reason."""
+    if want is None or "result" not in want:
+        return f"the reference solution failed this probe ({(want or {}).get('error', 'no answer')})"
+    if got is None:
+        return "no answer"
+    if "error" in got:
+        return str(got["error"])[:200]
+    if probe.check is None:
+        return same(got.get("result"), want["result"])
+    scope = {"np": np, "math": math, "same": same, "got": got.get("result"), "want": want["result"]}
+    try:
+        exec(compile(probe.check, f"<check {probe.id}>", "exec"), scope)
+    except AssertionError as err:
+        return f"AssertionError: {err}"[:200] if str(err) else "AssertionError"
+    except Exception as err:  # the answer had an unexpected form
+        return f"{type(err).__name__}: {err}"[:200]
+    return None
+
+
+def score(student: str, questions: list[Question], run: Run, reference: Run) -> list[Row]:
+    """One row per question: the share of its probes the run passed."""
+    if run.answers is None:
+        return zero_rows(student, questions, run.reason)
+    rows = []
+    for q in questions:
+        problems = [judge(p, run.answers.get(p.id), reference.answers.get(p.id)) for p in q.probes]
+        passed = sum(p is None for p in problems)
+        failed = [p for p in problems if p is not None]
+        rows.append(Row(student, q.name, q.points * passed / len(q.probes), q.points,
+                        "all tests passed" if not failed else failed[0]))
+    return rows
+
+
+def zero_rows(student: str, questions: list[Question], reason: str) -> list[Row]:
+    """No points on every question, for one reason (a submission that could not run)."""
+    return [Row(student, q.name, 0.0, q.points, reason) for q in questions]
+
+
+# ------------------------------------------------------------------ batches
+def _not_a_notebook(path: Path) -> str | None:
+    """Why ``path`` cannot be graded as a notebook, or None when it can."""
+    if path.stat().st_size == 0:
+        return "empty file"
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as err:  # not JSON, not nbformat, binary ...
+        return f"not a Jupyter notebook ({type(err).__name__})"
+    if not any(c.cell_type == "code" and c.source.strip() for c in nb.cells):
+        return "notebook has no code"
+    return None
+
+
+def submissions_in(folder: Path) -> list[tuple[str, Path | None, str]]:
+    """(student, notebook, problem) for each entry of a submissions folder.
+
+    A file is one student's submission (student = file name without extension); a
+    sub-folder is one student's folder and must hold exactly one ``.ipynb``.
+    """
+    entries = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_file():
+            entries.append((entry.stem, entry, ""))
+        elif entry.is_dir():
+            notebooks = [n for n in sorted(entry.rglob("*.ipynb")) if ".ipynb_checkpoints" not in n.parts]
+            if len(notebooks) == 1:
+                entries.append((entry.name, notebooks[0], ""))
+            else:
+                entries.append((entry.name, None, f"{len(notebooks)} notebooks in the folder, expected 1"))
+    return entries
+
+
+def require_sandbox(unconfined: bool) -> bool:
+    """True when grading runs confined; exits with the reason when the sandbox is missing
+    and unconfined grading was not asked for explicitly."""
+    problem = sandbox.available()
+    if problem is None:
+        return True
+    if unconfined:
+        print(f"course: WARNING: grading without a sandbox ({problem}). Verdicts are still "
+              "computed outside the students' processes, but their code can read and write "
+              "whatever your user can, and use the network.", file=sys.stderr)
+        return False
+    raise SystemExit(f"course: cannot sandbox students' code here: {problem}.\n"
+                     "Install bubblewrap, or pass --unconfined to grade without confinement "
+                     "(only on a machine and account you can afford to lose).")
+
+
+def grade_folder(folder: Path, source: Path, csv_path: Path, timeout: float = 600,
+                 size: str = "fast", progress: bool = True, unconfined: bool = False,
+                 seed: int | None = None) -> list[Row]:
+    """Grade every submission in ``folder`` against the source notebook ``source``.
+
+    Writes ``csv_path`` (student, question, points, max_points, reason) and returns the rows.
+    """
+    from tqdm.auto import tqdm
+
+    folder, source = Path(folder), Path(source)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no submissions folder at {folder}")
+    confined = require_sandbox(unconfined)
+    source_nb = nbformat.read(source, as_version=4)
+    questions = questions_of(source_nb)
+    probes = [p for q in questions for p in q.probes]
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    reference_nb, _ = solution_notebook(source_nb)
+    reference = run_notebook(reference_nb, probes, seed, size=size, timeout=timeout, confined=confined)
+    if reference.answers is None:
+        raise RuntimeError(f"the reference solution of {source.name} did not run: {reference.reason}")
+    rows: list[Row] = []
+    for student, path, problem in tqdm(submissions_in(folder), desc="grading", unit="submission",
+                                       disable=not progress):
+        problem = problem or _not_a_notebook(path)
+        if problem:
+            rows += zero_rows(student, questions, problem)
+            continue
+        run = run_notebook(nbformat.read(path, as_version=4), probes, seed, size=size,
+                           timeout=timeout, confined=confined)
+        rows += score(student, questions, run, reference)
+    write_csv(rows, csv_path)
+    return rows
+
+
+def write_csv(rows: list[Row], csv_path: Path) -> None:
+    csv_path = Path(csv_path)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(RESULT_FIELDS)
+        for r in rows:
+            writer.writerow([r.student, r.question, f"{round(r.points, 2):g}", f"{r.max_points:g}", r.reason])
+
+
+def check(sources: list[Path], timeout: float, unconfined: bool = False, twice: bool = True) -> bool:
+    """``course check``: each source's solution passes its public tests and earns full
+    points on its probes against a second, independent run of itself (``twice=False``:
+    against the same run, which checks that every probe answers and every ``# CHECK``
+    accepts the reference, in half the time, but not that the probes are deterministic)."""
+    confined = require_sandbox(unconfined)
+    ok = True
+    for source in sources:
+        source_nb = nbformat.read(source, as_version=4)
+        questions = questions_of(source_nb)
+        probes = [p for q in questions for p in q.probes]
+        seed = secrets.randbelow(2**31)
+        with_tests, where = solution_notebook(source_nb, public_tests=True)
+        first = run_notebook(with_tests, probes, seed, timeout=timeout, confined=confined)
+        second = (run_notebook(solution_notebook(source_nb)[0], probes, seed, timeout=timeout,
+                               confined=confined) if twice else first)
+        if first.answers is None or second.answers is None:
+            print(f"FAIL {source.stem}: {first.reason or second.reason}")
+            ok = False
+            continue
+        failed_public = {}
+        for error in first.cell_errors:
+            index = int(error.split(":")[0].split()[1])
+            failed_public.setdefault(where.get(index, ""), error)
+        for row in score(source.stem, questions, second, first):
+            public = failed_public.get(row.question)
+            good = row.points >= row.max_points and public is None
+            reason = public and f"public test failed: {public}" or row.reason
+            print(f"{'ok  ' if good else 'FAIL'} {source.stem} {row.question}: "
+                  f"{row.points:g} / {row.max_points:g}" + ("" if good else f"  ({reason})"))
+            ok &= good
+        if "" in failed_public:
+            print(f"FAIL {source.stem}: a lesson cell raised: {failed_public['']}")
+            ok = False
+    return ok
+
+
+def summary(rows: list[Row]) -> str:
+    """A printable table: one line per student with total points and the first problem."""
+    students: dict[str, list[Row]] = {}
+    for r in rows:
+        students.setdefault(r.student, []).append(r)
+    if not students:
+        return "no submissions"
+    width = max(len(s) for s in students) + 2
+    lines = [f"{'student':<{width}}{'points':>12}  note"]
+    for student, rs in students.items():
+        got, total = sum(r.points for r in rs), sum(r.max_points for r in rs)
+        note = next((f"{r.question}: {r.reason}" for r in rs if r.points < r.max_points), "")
+        lines.append(f"{student:<{width}}{round(got, 2):>6g} / {total:<3g}  {note}")
+    totals = [sum(r.points for r in rs) for rs in students.values()]
+    lines.append(f"{len(students)} submissions, mean {sum(totals) / len(totals):.2f} points")
+    return "\n".join(lines)

@@ -1,0 +1,237 @@
+"""Submissions that try to get points without answers, graded like any other.
+
+Each attack is a student version of the demo assignment whose answers are left unsolved
+(or partly solved), plus a cell that attacks the grader. Every one must get exactly the
+points its real answers earn, with a reason; none may change a file outside its own
+folder, reach the network, or stop the batch. See instructor/grading.py and
+instructor/sandbox.py for what is protected and how.
+"""
+
+import hashlib
+import os
+import socket
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from instructor import course, grading, sandbox
+
+SOURCE = Path(__file__).parent / "assignment" / "grading_demo.ipynb"
+TIMEOUT = 30
+UNSOLVED = ("return None", "return None")
+RIGHT_SQUARE = ("return x * x", "return None")
+
+# CI must run the attack suite (.ci/run installs bubblewrap); elsewhere it is skipped with the reason.
+pytestmark = pytest.mark.skipif(sandbox.available() is not None and os.environ.get("CI") != "true",
+                                reason=f"no sandbox here: {sandbox.available()}")
+
+
+def submission(student_nb, answers, attack, where="first"):
+    """The student notebook with ``answers`` (square body, mean body) and an attack cell,
+    placed before the answers ("first") or after everything ("last")."""
+    nb = nbformat.from_dict(student_nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.startswith("def square"):
+            cell.source = f"def square(x):\n    {answers[0]}"
+        elif cell.cell_type == "code" and cell.source.startswith("def mean_of"):
+            cell.source = f"def mean_of(values):\n    {answers[1]}"
+    cell = nbformat.v4.new_code_cell(attack)
+    if where == "first":
+        nb.cells.insert(2, cell)
+    else:
+        nb.cells.append(cell)
+    return nb
+
+
+def attacks(canary: Path, port: int) -> dict:
+    """name: (answers, attack code, where, expected points, expected reason fragment)."""
+    return {
+        # The two attacks that fooled the otter-based grader, aimed at this one too.
+        "patches_machinery": (UNSOLVED, """
+import json, sys
+try:
+    import otter.test_files.abstract_test as _t
+    _t.TestCaseResult.__init__ = lambda self, *a, **k: setattr(self, "passed", True)
+except Exception:
+    pass
+_dump = json.dump
+def _fake(obj, f, **kw):          # rewrite the answers on their way out
+    for k in obj.get("answers", {}):
+        obj["answers"][k] = {"result": 0.0}
+    return _dump(obj, f, **kw)
+json.dump = _fake
+""", "last", 0, "result:"),
+        "redefines_numpy_and_builtins": (UNSOLVED, """
+import builtins, numpy as np
+np.allclose = np.array_equal = np.isclose = lambda *a, **k: True
+builtins.isinstance = lambda *a: True
+builtins.AssertionError = type("Never", (Exception,), {})
+""", "first", 0, ""),
+        "forges_results_and_kills_parent": (UNSOLVED, f"""
+import json, os, signal
+for d in ("/tmp/work", "{canary.parent}", "."):
+    try:
+        with open(os.path.join(d, "answers.json"), "w") as f:
+            json.dump({{"nonce": "guess", "answers": {{"q1_square/1": {{"result": 1.0}}}}}}, f)
+        with open(os.path.join(d, "results.json"), "w") as f:
+            json.dump({{"tests": [{{"name": "q1_square", "score": 2}}]}}, f)
+    except OSError:
+        pass
+try:
+    print(open(f"/proc/{{os.getppid()}}/cmdline").read())
+    os.kill(os.getppid(), signal.SIGKILL)
+except Exception:
+    pass
+os._exit(0)
+""", "last", 0, "not written by this grading run"),
+        "exits_early": (UNSOLVED, "import os\nos._exit(0)", "first", 0, "ended before the probes ran"),
+        "kills_itself": (RIGHT_SQUARE, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+                         "last", 0, "killed by signal 9"),
+        "prints_fake_results": (UNSOLVED, """
+print("q1_square results: All test cases passed!")
+print("q2_mean results: All test cases passed!")
+print('{"tests": [{"name": "q1_square", "score": 2}, {"name": "q2_mean", "score": 2}]}')
+""", "last", 0, ""),
+        "reads_hidden_tests_and_solution": (("""
+import re
+    for path in (r"%s", "/proc/1/root%s"):
+        try:
+            code = open(path).read()
+            body = re.search(r"def square\\(x\\):.*?return (.*?)\\\\n", code).group(1)
+            return eval(body)
+        except Exception:
+            pass
+    return None""" % (SOURCE, SOURCE), "return None"), """
+import sys
+try:
+    stolen = sys.stdin.read()          # the probes arrive here after the notebook
+except Exception:
+    stolen = ""
+""", "first", 0, ""),
+        "writes_outside_its_folder": (RIGHT_SQUARE, f"""
+import os
+for target in ("{canary}", "{SOURCE}", os.path.expanduser("~/.bashrc"), "/usr/lib/pwned",
+               "/etc/pwned", "/opt/course/utils/__init__.py"):
+    try:
+        with open(target, "w") as f:
+            f.write("pwned")
+    except OSError:
+        pass
+""", "first", 2, "all tests passed"),
+        "opens_network": (("""
+import socket
+    for host, port in (("127.0.0.1", %d), ("pypi.org", 443), ("8.8.8.8", 53)):
+        try:
+            socket.create_connection((host, port), timeout=3).close()
+            return x * x
+        except OSError:
+            pass
+    return None""" % port, "return None"), "", "last", 0, ""),
+        "fork_bomb": (RIGHT_SQUARE, """
+import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+""", "last", 0, "timed out"),
+        "allocates_20_gib": (RIGHT_SQUARE, "hog = bytearray(20 * 2**30)", "first", 2, "all tests passed"),
+        "loops_in_an_answer": (("return x * x", "while True:\n        pass"), "", "last", 0, "timed out"),
+    }
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    build = tmp_path_factory.mktemp("build")
+    student = nbformat.read(course.make_student_version(SOURCE, build), as_version=4)
+    folder = tmp_path_factory.mktemp("submissions")
+    outside = tmp_path_factory.mktemp("outside")
+    canary = outside / "canary.txt"
+    canary.write_text("untouched")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.5)
+    connections = []
+    stop = threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                connections.append(listener.accept())
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    cases = attacks(canary, listener.getsockname()[1])
+    for name, (answers, attack, where, _, _) in cases.items():
+        nbformat.write(submission(student, answers, attack, where), folder / f"{name}.ipynb")
+    nbformat.write(submission(student, ("return x * x", "return sum(values) / len(values)"), "pass"),
+                   folder / "honest.ipynb")
+
+    def snapshot():
+        roots = (folder, outside, SOURCE.parent, Path(course.__file__).parent,
+                 Path(sandbox.__file__).parents[1] / "utils")
+        return {p: hashlib.sha256(p.read_bytes()).hexdigest()
+                for root in roots for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+
+    before = snapshot()
+    rows = grading.grade_folder(folder, SOURCE, tmp_path_factory.mktemp("out") / "grades.csv",
+                                timeout=TIMEOUT, progress=False)
+    stop.set()
+    thread.join()
+    listener.close()
+    return {"rows": rows, "cases": cases, "before": before, "after": snapshot(),
+            "connections": connections}
+
+
+def test_the_honest_submission_gets_full_points(graded):
+    assert {r.question: r.points for r in graded["rows"] if r.student == "honest"} == \
+        {"q1_square": 2, "q2_mean": 2}
+
+
+@pytest.mark.parametrize("name", list(attacks(Path("/x"), 1)))
+def test_each_attack_gets_only_what_its_answers_earn(graded, name):
+    _, _, _, expected, reason = graded["cases"][name]
+    rows = [r for r in graded["rows"] if r.student == name]
+    assert len(rows) == 2
+    assert sum(r.points for r in rows) == expected, rows
+    assert all(r.reason for r in rows)
+    q1 = next(r for r in rows if r.question == "q1_square")
+    assert reason in q1.reason, q1.reason
+
+
+def test_no_attack_changed_a_file_outside_its_folder(graded):
+    assert graded["before"] == graded["after"]
+
+
+def test_no_attack_reached_the_network(graded):
+    assert graded["connections"] == []
+
+
+def test_the_sandbox_has_no_network_no_home_and_no_privilege(tmp_path):
+    import json
+    import sys
+
+    work = tmp_path / "work"
+    (work / "home").mkdir(parents=True)
+    home = Path.home()
+    probe = ("import json, os, socket\n"
+             "try:\n    socket.create_connection(('127.0.0.1', 9), timeout=1); net = True\n"
+             "except OSError:\n    net = False\n"
+             f"home = {str(home)!r}\n"
+             "print(json.dumps({'net': net, 'home': sorted(os.listdir(home)) if os.path.isdir(home) else [],"
+             f" 'source': os.path.exists({str(SOURCE)!r}), 'uid': os.getuid()}}))\n")
+    outcome = sandbox.run([sys.executable, "-c", probe], work, limits=sandbox.Limits(wall_seconds=60))
+    assert outcome.exited_normally, outcome.log_tail
+    seen = json.loads(outcome.log_tail.strip().splitlines()[-1])
+    assert seen["net"] is False
+    assert seen["source"] is False
+    # Of the home folder, only the parents of the Python installation may show (e.g. ~/.pyenv).
+    allowed = {d.relative_to(home).parts[0] for d in sandbox.python_dirs() if home in d.parents}
+    assert set(seen["home"]) <= allowed, seen["home"]
+    if os.geteuid() == 0:
+        assert seen["uid"] == sandbox.NOBODY
