@@ -96,6 +96,16 @@ def train(name, data, seed=1):
             "test_accuracy": round(float(model.evaluate(x_te, y_te, verbose=0)[1]), 4)}
 
 
+def choose(results, n_val):
+    """The fastest recipe whose validation accuracy is within one standard error of the best
+    (the "one standard error" rule): on 5,000 validation images at 99.4%, one standard
+    error is about 0.1%, five images; smaller differences say nothing about the recipes."""
+    best = max(r["val_accuracy"] for r in results)
+    se = (best * (1 - best) / n_val) ** 0.5
+    close = [r for r in results if r["val_accuracy"] >= best - se]
+    return min(close, key=lambda r: r["train_seconds"])
+
+
 def load():
     """55,000 training, 5,000 validation (the last ones) and the 10,000 test images,
     standardized pixel by pixel with the training part's statistics, as in lesson 02."""
@@ -133,10 +143,10 @@ def main(argv=None):
     if base:
         fast = [r for r in results if r is not base and r["train_seconds"] * 3 <= base["train_seconds"]]
         if fast:
-            best = max(fast, key=lambda r: r["val_accuracy"])
-            print(f"\nchosen on validation accuracy among recipes at least 3x faster than bn4: "
-                  f"{best['recipe']} (validation {best['val_accuracy']:.4f}, "
-                  f"test {best['test_accuracy']:.4f})")
+            chosen = choose(fast, n_val=5_000)
+            print(f"\nchosen on validation accuracy among recipes at least 3x faster than bn4 "
+                  f"(the fastest within one standard error of the best): {chosen['recipe']} "
+                  f"(validation {chosen['val_accuracy']:.4f}, test {chosen['test_accuracy']:.4f})")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
 

@@ -23,8 +23,10 @@ How a submission is graded (``course grade``):
    and fails by raising ``AssertionError``.
 4. A question's points are split evenly over its probes.
 
-Probe cells carry the cell tag ``nbval-skip``: they need the grader's ``rng`` and run only
-in the grader, never when the lesson itself runs.
+Probe cells carry the cell tags ``nbval-skip`` and ``skip-execution``: they need the grader's
+``rng`` and run only in the grader, so nbval (``make test``) and nbclient (``make execute``)
+skip them when the lesson itself runs. JupyterLab's "Run All" does not read tags: in a
+source notebook it stops at the first probe (students' versions have none).
 
 The public tests (cells without ``# HIDDEN``) are for students: ``grader.check`` runs them
 in the student's own kernel, where they help but prove nothing, so grading ignores them.
@@ -175,6 +177,20 @@ def _decode(value, depth=0):
     raise ValueError(f"not plain data: {type(value).__name__}")
 
 
+def _link_tree(source: Path, dest: Path, mounted_at: str) -> None:
+    """Mirror ``source``'s folders in ``dest`` and link each file to its read-only copy
+    mounted at ``mounted_at`` in the sandbox. Keras needs a writable cache (it falls back to
+    an empty one otherwise): this one is, while the cached files themselves stay read-only."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source)
+        if path.is_dir() and not path.is_symlink():
+            (dest / rel).mkdir(parents=True, exist_ok=True)
+        elif path.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            (dest / rel).symlink_to(f"{mounted_at}/{rel.as_posix()}")
+
+
 def run_notebook(nb, probes: list[Probe], seed: int, *, size: str = "fast", timeout: float = 600,
                  confined: bool = True, limits: sandbox.Limits | None = None) -> Run:
     """Run a notebook and then the probes, in the sandbox; return the plain answers.
@@ -201,7 +217,8 @@ def run_notebook(nb, probes: list[Probe], seed: int, *, size: str = "fast", time
                      (PYPROJECT, "/opt/course/pyproject.toml")]
             if keras_home.is_dir():
                 binds.append((keras_home, "/opt/keras"))
-            env.update(PYTHONPATH="/opt/course", KERAS_HOME="/opt/keras")
+                _link_tree(keras_home, work / "keras", "/opt/keras")
+            env.update(PYTHONPATH="/opt/course", KERAS_HOME=f"{sandbox.WORK}/keras")
             cifar = os.environ.get(CIFAR10_ENV_VAR)
             if cifar and Path(cifar).is_dir():   # lesson 03's data where it cannot be downloaded
                 binds.append((Path(cifar).resolve(), "/opt/cifar10"))

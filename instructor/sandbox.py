@@ -8,7 +8,8 @@ What the sandboxed process gets (Linux, ``bwrap`` installed; Debian package ``bu
   the data folders it is given; nothing else of the host: the instructor's home, the
   course's source notebooks (with the solutions) and the grader's own files are not
   there, because the sandbox is built from an empty root rather than by hiding things;
-- **one private writable folder** (its ``/tmp/work``), on the host a fresh temporary folder;
+- **one private writable folder** (its ``/tmp/work``), on the host a fresh temporary folder,
+  plus a 256 MiB ``/dev/shm`` for semaphores;
 - **its own process namespace**: when the command ends or is killed, every process it
   started dies with it; ``--die-with-parent`` does the same if the grader dies;
 - **limits**: wall time (enforced from outside), address space (memory), number of
@@ -92,7 +93,10 @@ def _bwrap_prefix(ro_binds: list[tuple[Path, str]], work: Path, env: dict[str, s
             cmd += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             cmd += ["--ro-bind", d, d]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+    cmd += ["--proc", "/proc", "--dev", "/dev",
+            # POSIX semaphores (multiprocessing); tmpfs lives in RAM, so its size is bounded
+            "--perms", "1777", "--size", str(256 * 2**20), "--tmpfs", "/dev/shm",
+            "--size", str(64 * 2**20), "--tmpfs", "/tmp",
             "--bind", str(work), WORK, "--chdir", WORK]
     # Parent folders of the mount points, readable by everyone (bwrap would make them 0700).
     parents = sorted({str(p) for _, dest in ro_binds for p in Path(dest).parents if str(p) != "/"})

@@ -198,8 +198,8 @@ def test_student_version_keeps_the_lesson_and_public_tests(student_versions, pat
                          ids=lambda p: p.name)
 def test_hidden_tests_are_probes(path):
     """A hidden cell is a probe for the trusted grader: it sets `result` (plain data that
-    the grader compares with the reference solution's), and nbval skips it, since it needs
-    the grader's `rng` and runs only in the grader."""
+    the grader compares with the reference solution's), and nbval and nbclient skip it,
+    since it needs the grader's `rng` and runs only in the grader."""
     from instructor import grading
 
     nb = nbformat.read(path, as_version=4)
@@ -209,6 +209,8 @@ def test_hidden_tests_are_probes(path):
         if cell.cell_type == "code" and course.first_line(cell).startswith("# HIDDEN"):
             probe = grading.CHECK_MARKER.split(cell.source, maxsplit=1)[0]
             assert "result" in _names(probe, ast.Store), f"a probe must set `result`:\n{cell.source}"
-            assert "nbval-skip" in cell.metadata.get("tags", []), "tag hidden cells `nbval-skip`"
+            tags = cell.metadata.get("tags", [])
+            assert {"nbval-skip", "skip-execution"} <= set(tags), \
+                "tag hidden cells `nbval-skip` (nbval) and `skip-execution` (nbclient, make execute)"
             if len(grading.CHECK_MARKER.split(cell.source, maxsplit=1)) > 1:
                 ast.parse(grading.CHECK_MARKER.split(cell.source, maxsplit=1)[1])

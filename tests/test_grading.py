@@ -142,3 +142,27 @@ def test_students_see_which_public_tests_pass(graded, tmp_path):
     assert "q1_square results: All test cases passed!" in outputs["q1_square"]
     assert "q2_mean results:" in outputs["q2_mean"] and "passed" not in outputs["q2_mean"].split("results:")[1][:40]
     assert (tmp_path / "tests" / "grading_demo" / "q1_square.py").exists()
+
+
+def test_without_a_sandbox_grading_stops_unless_asked(monkeypatch, tmp_path):
+    monkeypatch.setattr(sandbox, "available", lambda: "bubblewrap is not installed")
+    (tmp_path / "subs").mkdir()
+    with pytest.raises(SystemExit, match="--unconfined"):
+        grading.grade_folder(tmp_path / "subs", SOURCE, tmp_path / "g.csv", progress=False)
+    assert grading.require_sandbox(unconfined=True) is False
+
+
+def test_unconfined_grading_keeps_the_trusted_comparison(graded, tmp_path):
+    """Without the sandbox's walls, verdicts still come from comparing plain answers."""
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    nbformat.write(with_answers(graded["student"], "return x * x", "return sum(values) / 3"),
+                   folder / "bob.ipynb")
+    nbformat.write(with_answers(graded["student"], "return None", "return None",
+                                extra_first="import numpy as np\nnp.allclose = lambda *a, **k: True"),
+                   folder / "mallory.ipynb")
+    rows = grading.grade_folder(folder, SOURCE, tmp_path / "g.csv", timeout=TIMEOUT,
+                                progress=False, unconfined=True)
+    got = {(r.student, r.question): r.points for r in rows}
+    assert got == {("bob", "q1_square"): 2, ("bob", "q2_mean"): 1,
+                   ("mallory", "q1_square"): 0, ("mallory", "q2_mean"): 0}
