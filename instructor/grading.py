@@ -8,8 +8,11 @@ How a submission is graded (``course grade``):
    seeded by the grader, and leave the answer in ``result``::
 
        # HIDDEN
-       _values = rng.normal(size=int(rng.integers(1, 10))).tolist()
-       result = mean_of(_values)
+       _lengths = rng.choice(9, size=3, replace=False) + 1   # three different lengths
+       result = [mean_of(rng.normal(size=int(n)).tolist()) for n in _lengths]
+
+   Inputs should leave a wrong answer no chance to pass: with one random length, a
+   ``sum(values) / 3`` would pass whenever the length drawn is 3.
 
 2. The submission runs in a sandbox (:mod:`instructor.sandbox`): its code cells in order,
    then the probes. Only plain data comes back (JSON: numbers, strings, lists, dicts,

@@ -7,6 +7,7 @@ correct, partly correct, raising, looping forever, empty, renamed, not a noteboo
 import csv
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -82,7 +83,8 @@ def test_each_submission_gets_the_points_it_earned(graded, student, expected):
 
 def test_each_shortfall_has_a_reason(graded):
     assert reasons(graded, "alice") == {"q1_square": "all tests passed", "q2_mean": "all tests passed"}
-    assert reasons(graded, "bob")["q2_mean"] == "result: wrong value(s)"
+    # the probe of [1, 2, 3] passes; the one of three random lengths fails on at least two of them
+    assert re.fullmatch(r"result\[[012]\]: wrong value\(s\)", reasons(graded, "bob")["q2_mean"])
     assert "ZeroDivisionError" in reasons(graded, "carol")["q2_mean"]
     assert reasons(graded, "dave")["q1_square"] == f"timed out after {TIMEOUT} s"
     assert reasons(graded, "erin")["q1_square"] == "empty file"
