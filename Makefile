@@ -32,8 +32,12 @@ setup: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/ $$(test "$$(id -u)" = 0 && echo --allow-root)
 
+# Two pytest workers (pytest-xdist): one runs a notebook while the other runs another notebook
+# or the unit tests. --dist loadscope keeps each notebook (and each test module) on one
+# worker, in order, as nbval needs. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	COURSE_SIZE=$${COURSE_SIZE:-fast} $(PY) -m pytest
+	COURSE_SIZE=$${COURSE_SIZE:-fast} $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 test-packaging: $(STAMP)
 	$(PY) -m pytest tests/packaging
