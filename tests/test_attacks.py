@@ -16,9 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from demo_assignment import SOURCE, with_answers
 from instructor import course, grading, sandbox
 
-SOURCE = Path(__file__).parent / "assignment" / "grading_demo.ipynb"
 TIMEOUT = 30
 UNSOLVED = ("return None", "return None")
 RIGHT_SQUARE = ("return x * x", "return None")
@@ -31,18 +31,7 @@ pytestmark = pytest.mark.skipif(sandbox.available() is not None and os.environ.g
 def submission(student_nb, answers, attack, where="first"):
     """The student notebook with ``answers`` (square body, mean body) and an attack cell,
     placed before the answers ("first") or after everything ("last")."""
-    nb = nbformat.from_dict(student_nb)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and cell.source.startswith("def square"):
-            cell.source = f"def square(x):\n    {answers[0]}"
-        elif cell.cell_type == "code" and cell.source.startswith("def mean_of"):
-            cell.source = f"def mean_of(values):\n    {answers[1]}"
-    cell = nbformat.v4.new_code_cell(attack)
-    if where == "first":
-        nb.cells.insert(2, cell)
-    else:
-        nb.cells.append(cell)
-    return nb
+    return with_answers(student_nb, *answers, extra=attack, where=where)
 
 
 def attacks(canary: Path, port: int) -> dict:

@@ -8,30 +8,16 @@ import csv
 import hashlib
 import os
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
 
+from demo_assignment import SOURCE, with_answers
 from instructor import course, grading, sandbox
 
-SOURCE = Path(__file__).parent / "assignment" / "grading_demo.ipynb"
 TIMEOUT = 30  # seconds per submission; a healthy one needs about 3 here
 # Without bubblewrap (a developer's Mac), grade unconfined; CI always has the sandbox.
 UNCONFINED = sandbox.available() is not None and os.environ.get("CI") != "true"
-
-
-def with_answers(student_nb, square_body, mean_body, extra_first=None):
-    """A copy of the student notebook with the two answer cells filled in."""
-    nb = nbformat.from_dict(student_nb)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and cell.source.startswith("def square"):
-            cell.source = f"def square(x):\n    {square_body}"
-        elif cell.cell_type == "code" and cell.source.startswith("def mean_of"):
-            cell.source = f"def mean_of(values):\n    {mean_body}"
-    if extra_first:
-        nb.cells.insert(2, nbformat.v4.new_code_cell(extra_first))
-    return nb
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +30,9 @@ def graded(tmp_path_factory):
     # Right on the public test, wrong on the hidden ones: half the points of q2.
     write("bob.ipynb", with_answers(student, "return x ** 2", "return sum(values) / 3"))
     write("carol.ipynb", with_answers(student, "return x * x", "return 1 / 0",
-                                      extra_first='raise RuntimeError("a cell that fails")'))
+                                      extra='raise RuntimeError("a cell that fails")'))
     write("dave.ipynb", with_answers(student, "return x * x", "return 1.0",
-                                     extra_first="while True:\n    pass"))
+                                     extra="while True:\n    pass"))
     (folder / "erin.ipynb").write_bytes(b"")
     write("frank - final (2).ipynb", with_answers(student, "return x * x", "return sum(values) / len(values)"))
     (folder / "gina.pdf").write_bytes(b"%PDF-1.4 not a notebook")
@@ -161,7 +147,7 @@ def test_unconfined_grading_keeps_the_trusted_comparison(graded, tmp_path):
     nbformat.write(with_answers(graded["student"], "return x * x", "return sum(values) / 3"),
                    folder / "bob.ipynb")
     nbformat.write(with_answers(graded["student"], "return None", "return None",
-                                extra_first="import numpy as np\nnp.allclose = lambda *a, **k: True"),
+                                extra="import numpy as np\nnp.allclose = lambda *a, **k: True"),
                    folder / "mallory.ipynb")
     rows = grading.grade_folder(folder, SOURCE, tmp_path / "g.csv", timeout=TIMEOUT,
                                 progress=False, unconfined=True)
