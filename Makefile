@@ -67,4 +67,4 @@ execute: $(STAMP)
 		--ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.kernel_name=python3 $(NB)
 
 clean:
-	rm -rf $(VENV) $(LOWEST) dist notebooks/figures
+	rm -rf $(VENV) $(LOWEST) dist build notebooks/figures

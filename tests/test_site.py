@@ -148,6 +148,14 @@ def test_home_page_from_the_real_readme_lists_every_lesson():
         assert f"](notebooks/{path.name})" in home and f"\nnotebooks/{path.stem}\n" in home
 
 
+def test_course_site_builds_into_dist_site_or_out(monkeypatch, tmp_path, capsys):
+    calls = []
+    monkeypatch.setattr(site, "build", lambda root, out: calls.append((root, out)) or 1.0)
+    assert course.main(["site"]) == 0 and course.main(["site", "--out", str(tmp_path)]) == 0
+    assert calls == [(ROOT, ROOT / "dist" / "site"), (ROOT, tmp_path)]
+    assert f"course site: {len(LESSONS)} lessons -> " in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------ build
 SITE_TOOLS = ("sphinx", "myst_nb", "sphinx_book_theme", "sphinx-mathjax-offline")
 
@@ -356,18 +364,21 @@ def test_home_and_a_lesson_fit_the_screen(served, browser, size):
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
         "width": width, "height": height, "deviceScaleFactor": 1, "mobile": size == "phone"})
     try:
-        for name, page in (("home", "index.html"), ("lesson", f"notebooks/{LESSONS[0].stem}.html")):
+        # Each page's top, then further down for the eye: the lesson table, a figure, an exercise.
+        for name, page, further in (
+                ("home", "index.html", {"lessons": "#lessons"}),
+                ("lesson", f"notebooks/{LESSONS[0].stem}.html",
+                 {"figure": ".cell_output img", "exercise": "#exercises"})):
             browser.get(served + page)
             time.sleep(0.5)
             browser.save_screenshot(str(SHOTS / f"{name}-{size}.png"))
             scroll, inner = browser.execute_script(
                 "return [document.documentElement.scrollWidth, window.innerWidth]")
             assert inner == width and scroll <= width, f"{page} at {size}: {scroll} px wide in {inner}"
-        # Further down the lesson, for the eye: its first figure, and its first exercise.
-        for name, selector in (("figure", ".cell_output img"), ("exercise", "#exercises")):
-            browser.execute_script("document.querySelector(arguments[0]).scrollIntoView()", selector)
-            time.sleep(0.3)
-            browser.save_screenshot(str(SHOTS / f"lesson-{name}-{size}.png"))
+            for part, selector in further.items():
+                browser.execute_script("document.querySelector(arguments[0]).scrollIntoView()", selector)
+                time.sleep(0.3)
+                browser.save_screenshot(str(SHOTS / f"{name}-{part}-{size}.png"))
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
