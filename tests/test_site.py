@@ -264,6 +264,17 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
+def visit(browser, url: str) -> None:
+    """Open ``url`` and wait (30 s at most) until its document has loaded and shows the
+    theme's main content (under load, chromedriver has once handed back a page before)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(url)
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script(
+        "return document.readyState === 'complete' && location.href === arguments[0]"
+        " && document.querySelector('#main-content') !== null", url))
+
+
 # Waits for every <img> (lazy ones made eager) and returns those that did not decode.
 BROKEN_IMAGES_JS = """
 const done = arguments[arguments.length - 1];
@@ -307,7 +318,7 @@ def test_every_page_loads_in_chromium_with_links_figures_and_no_console_error(bu
     assert "index.html" in pages and len(pages) >= len(LESSONS) + 1
     problems, images = [], 0
     for page in pages:
-        browser.get(served + page)
+        visit(browser, served + page)
         hrefs = browser.execute_script("return Array.from(document.querySelectorAll('a[href]'), a => a.href)")
         for href in sorted(set(hrefs)):
             if not href.startswith(served):
@@ -332,7 +343,7 @@ def test_lessons_link_to_each_other_and_to_colab(served, browser):
 
     base = course.colab_base(course.repository_url(ROOT))
     for previous, path, following in zip([None, *LESSONS], LESSONS, [*LESSONS[1:], None]):
-        browser.get(f"{served}notebooks/{path.stem}.html")
+        visit(browser, f"{served}notebooks/{path.stem}.html")
         links = browser.execute_script("return Array.from(document.querySelectorAll('a[href]'), a => a.href)")
         assert f"{base}notebooks/{path.name}" in links, f"{path.name}: no Colab link"
         badge = browser.find_element(By.CSS_SELECTOR, f'a[href="{base}notebooks/{path.name}"] img')
@@ -369,7 +380,7 @@ def test_home_and_a_lesson_fit_the_screen(served, browser, size):
                 ("home", "index.html", {"lessons": "#lessons"}),
                 ("lesson", f"notebooks/{LESSONS[0].stem}.html",
                  {"figure": ".cell_output img", "exercise": "#exercises"})):
-            browser.get(served + page)
+            visit(browser, served + page)
             time.sleep(0.5)
             browser.save_screenshot(str(SHOTS / f"{name}-{size}.png"))
             scroll, inner = browser.execute_script(
