@@ -82,8 +82,6 @@ extensions = ["myst_nb", "sphinx-mathjax-offline"]
 exclude_patterns = ["_build"]
 # Pages show the outputs stored in the notebooks; nothing is executed.
 nb_execution_mode = "off"
-# Standard error holds TensorFlow's start-up logs and progress bars, not lesson content.
-nb_output_stderr = "remove"
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 html_title = {title!r}
