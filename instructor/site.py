@@ -21,6 +21,8 @@ reaches a page (the same scan as ``course student``). The instructors' notebooks
 Each lesson's Colab badge (and the theme's launch button) opens the lesson where the
 notebooks' own badges point: ``notebooks/<lesson>.ipynb`` on the repository's ``main``
 branch (``[project.urls] Repository`` in pyproject.toml, see ``course sync``).
+That notebook holds the solutions, as from every badge: the site leaves them out so a
+reader meets each exercise before its answer, not to keep them secret.
 
 Sources are staged in ``build/site-src/`` (a fresh copy each time); the site lands in
 ``dist/site/``.
