@@ -2,7 +2,8 @@
 #   make lab    set up .venv, install the course, open JupyterLab on notebooks/
 #   make test   set up the same, run the unit tests and every notebook in fast size
 # Other targets: make setup (only the .venv), make student (student versions into dist/),
-# make sync (setup cells and Colab badges from the repository URL),
+# make sync (setup cells and Colab badges from the repository URL), make site (the course
+# website into dist/site/),
 # make execute NB=notebooks/01_...ipynb (run a notebook in place, full size, to commit
 # its outputs), make test-packaging (the wheel, installed without extras into a fresh
 # venv), make test-lowest (the unit tests and lesson 01 on the oldest versions that
@@ -16,7 +17,7 @@ PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.13; do \
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
 
-.PHONY: setup lab test test-packaging test-lowest student sync execute clean
+.PHONY: setup lab test test-packaging test-lowest student sync site execute clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found on PATH (TensorFlow supports those). Install one, or run: make PYTHON=/path/to/python3.12 ..."; exit 1; }
@@ -48,8 +49,8 @@ LOWEST ?= .venv-lowest
 test-lowest:
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found on PATH."; exit 1; }
 	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
-	$(LOWEST)/bin/python tools/lowest_constraints.py --extra instructor > $(LOWEST)/constraints.txt
-	$(LOWEST)/bin/python -m pip install --quiet -c $(LOWEST)/constraints.txt -e ".[instructor,test]"
+	$(LOWEST)/bin/python tools/lowest_constraints.py --extra instructor --extra site > $(LOWEST)/constraints.txt
+	$(LOWEST)/bin/python -m pip install --quiet -c $(LOWEST)/constraints.txt -e ".[instructor,test,site]"
 	$(LOWEST)/bin/python -m pip list --format=freeze > $(LOWEST)/installed.txt
 	@echo "Lowest versions:"; grep -i -E "^(tensorflow|keras|numpy|scipy|pandas|scikit-learn|scikit-image|matplotlib)==" $(LOWEST)/installed.txt
 	COURSE_SIZE=fast $(LOWEST)/bin/python -m pytest tests notebooks/01_convolution_basics.ipynb
@@ -60,10 +61,14 @@ student: $(STAMP)
 sync: $(STAMP)
 	$(VENV)/bin/course sync
 
+# The course website: README and lessons (stored outputs, no solutions) -> dist/site/.
+site: $(STAMP)
+	$(VENV)/bin/course site
+
 execute: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make execute NB=notebooks/NN_name.ipynb [COURSE_SIZE=fast]"; exit 1; }
 	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.kernel_name=python3 $(NB)
 
 clean:
-	rm -rf $(VENV) $(LOWEST) dist notebooks/figures
+	rm -rf $(VENV) $(LOWEST) dist build notebooks/figures

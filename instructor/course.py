@@ -4,6 +4,7 @@
     course check [NOTEBOOK ...]                  every solution passes its public tests and its probes
     course grade SUBMISSIONS --lesson NN          grade a folder of submitted notebooks into a CSV
     course sync                                  rewrite setup cells and Colab badges from the repo URL
+    course site [--out dist/site]                the course website (see instructor/site.py)
 
 Source notebooks are otter-grader "assign" notebooks: exercises sit between
 ``# BEGIN QUESTION`` / ``# END QUESTION`` raw cells, reference solutions between
@@ -328,8 +329,15 @@ def main(argv: list[str] | None = None) -> int:
                          help="grade without the sandbox where bubblewrap is missing: students' "
                               "code can then read and write what you can (see README)")
     sub.add_parser("sync", help="rewrite setup cells and Colab badges from pyproject's URL")
+    p_site = sub.add_parser("site", help="build the course website (lessons without solutions)")
+    p_site.add_argument("--out", type=Path, default=None, help="output folder (default: dist/site)")
     args = parser.parse_args(argv)
     root = repo_root()
+
+    if args.command == "site":
+        from . import site
+
+        return site.main([] if args.out is None else ["--out", str(args.out)])
 
     if args.command == "sync":
         changed = sync(root)

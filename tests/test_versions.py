@@ -75,7 +75,7 @@ def test_setup_notebook_refuses_a_keras_below_the_minimum(monkeypatch):
 
 def test_requirements_pin_every_declared_dependency_within_its_range():
     requirements, constraints = pins("requirements.txt"), pins("constraints.txt")
-    declared = PROJECT["dependencies"] + [r for extra in ("instructor", "test")
+    declared = PROJECT["dependencies"] + [r for extra in ("instructor", "test", "site")
                                           for r in PROJECT["optional-dependencies"][extra]]
     for text in declared:
         name, bound = parse_requirement(text.split(";")[0])

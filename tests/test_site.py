@@ -1,0 +1,406 @@
+"""The course website (instructor/site.py): lesson pages without solutions, a home page
+from the README, the Sphinx build, and every built page loaded in headless Chromium.
+
+The unit tests need nbformat only. The build needs the site's tools (Sphinx, MyST-NB,
+sphinx-book-theme, sphinx-mathjax-offline; requirements.txt pins them), the browser check
+Debian's `chromium` and `chromium-driver` and selenium. Where one is missing these tests
+are skipped with the reason, except under CI=true, where a missing one fails them
+(.ci/run installs chromium and chromium-driver).
+"""
+
+from __future__ import annotations
+
+import functools
+import html.parser
+import importlib.util
+import os
+import re
+import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from instructor import course, site
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = course.lesson_notebooks(ROOT)
+CI = os.environ.get("CI") == "true"
+C = nbformat.v4
+
+
+def require(ok: bool, reason: str) -> None:
+    """Skip with ``reason`` when ``ok`` is false; under CI=true, fail instead."""
+    if not ok:
+        if CI:
+            pytest.fail(f"{reason} (CI=true: the site's checks must run)")
+        pytest.skip(reason)
+
+
+# ------------------------------------------------------------ solution code
+def test_strip_solution_code_follows_otters_rules():
+    source = ("def f(x):\n    # BEGIN SOLUTION\n    y = x * 42\n    return y\n    # END SOLUTION\n"
+              "z = f(1)  # SOLUTION\nprint(z)  # SOLUTION\nkeep = 1\n"
+              "# BEGIN SOLUTION NO PROMPT\ngone = 2\n# END SOLUTION\nw = 3  # SOLUTION NO PROMPT")
+    assert site.strip_solution_code(source) == (
+        "def f(x):\n    ...\nz = ...\n...\nkeep = 1")
+
+
+def test_strip_solution_code_refuses_unbalanced_markers():
+    with pytest.raises(ValueError, match="BEGIN SOLUTION without END"):
+        site.strip_solution_code("# BEGIN SOLUTION\nx = 1")
+    with pytest.raises(ValueError, match="END SOLUTION without BEGIN"):
+        site.strip_solution_code("x = 1\n# END SOLUTION")
+
+
+# ------------------------------------------------------------- lesson page
+def toy_lesson():
+    """An otter-format lesson: prose with a figure, then one question."""
+    badge = (f"[![Open In Colab]({site.COLAB_BADGE_IMAGE})]"
+             "(https://colab.research.google.com/github/o/r/blob/main/notebooks/toy.ipynb)")
+    figure = C.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})
+    nb = C.new_notebook()
+    nb.cells = [
+        C.new_markdown_cell(f"# 01 · Toy\n\n{badge}"),
+        C.new_raw_cell("# ASSIGNMENT CONFIG\nrequirements: null"),
+        C.new_code_cell("plot()", outputs=[figure]),
+        C.new_raw_cell("# BEGIN QUESTION\nname: q1_answer\npoints: 2"),
+        C.new_markdown_cell("**Exercise 1.** *Write f.*"),
+        C.new_raw_cell("# BEGIN SOLUTION"),
+        C.new_markdown_cell("The answer is 42, because the secret reason."),
+        C.new_code_cell("def f(x):\n    # BEGIN SOLUTION\n    secret_value = x * 42\n"
+                        "    return secret_value\n    # END SOLUTION",
+                        outputs=[C.new_output("stream", name="stdout", text="secret output\n")]),
+        C.new_raw_cell("# END SOLUTION"),
+        C.new_raw_cell("# BEGIN TESTS"),
+        C.new_code_cell("assert f(1) == 42", outputs=[C.new_output("stream", name="stdout", text="ok\n")]),
+        C.new_code_cell("# HIDDEN\nresult = f(rng.integers(9))"),
+        C.new_raw_cell("# END TESTS"),
+        C.new_raw_cell("# END QUESTION"),
+        C.new_markdown_cell("## Summary"),
+    ]
+    return nb
+
+
+def test_student_page_keeps_the_lesson_and_drops_the_solutions():
+    page = site.student_page(toy_lesson())
+    sources = [c.source for c in page.cells]
+    assert all(c.cell_type != "raw" for c in page.cells)
+    assert "../images/colab-badge.svg" in sources[0] and site.COLAB_BADGE_IMAGE not in sources[0]
+    assert "colab.research.google.com/github/o/r/blob/main/notebooks/toy.ipynb" in sources[0]
+    assert page.cells[1].outputs[0]["data"]["image/png"] == "iVBORw0KGgo="  # stored figure kept
+    assert "**Exercise 1.** *Write f.*" in sources
+    assert "def f(x):\n    ..." in sources
+    assert not any("secret" in s or "HIDDEN" in s for s in sources)
+    assert 'grader.check("q1_answer")' in "".join(sources)
+    public = next(c for c in page.cells if c.source == "assert f(1) == 42")
+    assert public.outputs == []
+    assert sources[-1] == "## Summary"
+    assert not any("secret" in str(c.get("outputs")) for c in page.cells)
+    assert course.find_leaks(toy_lesson(), page) == []
+    assert course.find_leaks(toy_lesson(), toy_lesson())  # the scan is not vacuous
+
+
+def _images(nb) -> int:
+    return sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_every_lesson_page_keeps_its_figures_and_shows_no_solution(path):
+    source = nbformat.read(path, as_version=4)
+    page = site.student_page(source)
+    assert course.find_leaks(source, page) == []
+    assert _images(page) == _images(source) > 0  # the exercises' cells hold no figure
+    assert not any(c.cell_type == "code" and course.first_line(c).startswith("# HIDDEN")
+                   for c in page.cells)
+
+
+# --------------------------------------------------------------- home page
+def test_home_page_keeps_the_students_sections_and_links_lessons_to_their_pages():
+    readme = ("# Course\n\nIntro. See [the grader](instructor/grading.py).\n\n## Start\n\n"
+              "```bash\n## not a heading\nmake lab\n```\n\n## Lessons\n\n| # | lesson |\n|---|---|\n"
+              "| 01 | [Toy](notebooks/01_toy.ipynb) |\n\n"
+              f"[![Open In Colab]({site.COLAB_BADGE_IMAGE})](https://colab.research.google.com/x)\n\n"
+              "## Exercises and grading (for instructors)\n\nsecret grading notes\n\n"
+              "## Tests and CI\n\nci notes\n")
+    home = site.home_page(readme, "https://github.com/o/r", ["01_toy"])
+    assert home.startswith("# Course\n")
+    assert "## not a heading\nmake lab" in home and "## Lessons" in home
+    assert "](notebooks/01_toy.ipynb)" in home
+    assert "](https://github.com/o/r/blob/main/instructor/grading.py)" in home
+    assert f"]({site.BADGE_FILE})" in home and site.COLAB_BADGE_IMAGE not in home
+    assert "grading notes" not in home and "ci notes" not in home
+    assert re.search(r"```\{toctree\}\n:hidden:\n:caption: Lessons\n\nnotebooks/01_toy\n```", home)
+
+
+def test_home_page_from_the_real_readme_lists_every_lesson():
+    home = site.home_page((ROOT / "README.md").read_text(), course.repository_url(ROOT),
+                          [p.stem for p in LESSONS])
+    for heading in ("## Start", "## Lessons", "## Open a lesson on Colab"):
+        assert heading in home
+    assert "## Tests and CI" not in home and "## Exercises and grading" not in home
+    for path in LESSONS:
+        assert f"](notebooks/{path.name})" in home and f"\nnotebooks/{path.stem}\n" in home
+
+
+def test_course_site_builds_into_dist_site_or_out(monkeypatch, tmp_path, capsys):
+    calls = []
+    monkeypatch.setattr(site, "build", lambda root, out: calls.append((root, out)) or 1.0)
+    assert course.main(["site"]) == 0 and course.main(["site", "--out", str(tmp_path)]) == 0
+    assert calls == [(ROOT, ROOT / "dist" / "site"), (ROOT, tmp_path)]
+    assert f"course site: {len(LESSONS)} lessons -> " in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ build
+SITE_TOOLS = ("sphinx", "myst_nb", "sphinx_book_theme", "sphinx-mathjax-offline")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The site, built once into a temporary folder (printed: how long it took); or, when
+    SITE_BUILT names a folder, the site already built there (`make site`: dist/site)."""
+    if os.environ.get("SITE_BUILT"):
+        return Path(os.environ["SITE_BUILT"])
+    missing = [m for m in SITE_TOOLS if importlib.util.find_spec(m) is None]
+    require(not missing, f"the site's tools are not installed ({', '.join(missing)}): "
+                         "pip install -r requirements.txt -c constraints.txt")
+    work = tmp_path_factory.mktemp("site")
+    seconds = site.build(ROOT, work / "site", work=work)
+    print(f"\nsite built in {seconds:.1f} s")
+    return work / "site"
+
+
+class _Text(html.parser.HTMLParser):
+    """The visible text of an HTML page (scripts and styles left out)."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts, self._skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("script", "style") and self._skip > 0
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def page_lines(path: Path) -> set[str]:
+    parser = _Text()
+    parser.feed(path.read_text())
+    return {line.strip() for line in "".join(parser.parts).split("\n")}
+
+
+def test_site_has_a_home_page_every_lesson_and_search(built):
+    assert "Convolutional neural networks in Keras" in (built / "index.html").read_text()
+    for path in LESSONS:
+        assert (built / "notebooks" / f"{path.stem}.html").exists(), path.name
+    assert (built / "search.html").exists() and (built / "searchindex.js").exists()
+    assert (built / "_images" / "colab-badge.svg").exists()
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_built_lesson_page_shows_no_solution_line(built, path):
+    source = nbformat.read(path, as_version=4)
+    lines = page_lines(built / "notebooks" / f"{path.stem}.html")
+    assert "SIZE = setup_notebook()" in lines  # the text is read: the setup cell's last line
+    assert not course.secret_lines(source) & lines
+
+
+# ---------------------------------------------------------------- browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+SHOTS = Path(os.environ.get("SITE_SHOTS", ROOT / "build" / "site-shots"))
+SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
+
+
+@pytest.fixture(scope="module")
+def served(built):
+    """The built site on http://127.0.0.1:<free port>/, served from a thread."""
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(built)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Debian Chromium driven by selenium through Debian's chromedriver."""
+    require(bool(CHROMIUM and CHROMEDRIVER),
+            "chromium and chromedriver are not installed (Debian: apt-get install chromium chromium-driver)")
+    require(importlib.util.find_spec("selenium") is not None,
+            "selenium is not installed: pip install -r requirements.txt -c constraints.txt")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-quic", "--hide-scrollbars",
+                f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+                "--window-size={},{}".format(*SIZES["desktop"])):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    driver.set_script_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def visit(browser, url: str) -> None:
+    """Open ``url`` and wait (30 s at most) until its document has loaded and shows the
+    theme's main content (under load, chromedriver has once handed back a page before)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(url)
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script(
+        "return document.readyState === 'complete' && location.href === arguments[0]"
+        " && document.querySelector('#main-content') !== null", url))
+
+
+# Waits for every <img> (lazy ones made eager) and returns those that did not decode.
+BROKEN_IMAGES_JS = """
+const done = arguments[arguments.length - 1];
+const images = Array.from(document.images);
+images.forEach(img => { img.loading = "eager"; });
+Promise.all(images.map(img => img.decode().then(() => null, () => img.src)))
+  .then(failed => done({count: images.length,
+                        broken: [...new Set(failed.filter(Boolean).concat(
+                          images.filter(i => i.naturalWidth === 0).map(i => i.src)))]}));
+"""
+
+
+class _Ids(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids = set()
+
+    def handle_starttag(self, tag, attrs):
+        self.ids.update(v for k, v in attrs if k in ("id", "name") and v)
+
+
+@functools.cache
+def fetch(url: str) -> tuple[int, set[str]]:
+    """HTTP status of an internal address, and the ids its HTML defines."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            body = response.read()
+            status = response.status
+    except urllib.error.HTTPError as error:
+        return error.code, set()
+    ids = _Ids()
+    if url.split("?")[0].endswith((".html", "/")):
+        ids.feed(body.decode("utf-8", "replace"))
+    return status, ids.ids
+
+
+def test_every_page_loads_in_chromium_with_links_figures_and_no_console_error(built, served, browser):
+    # _static/ holds the theme's template fragments (*-macros.html), not pages.
+    pages = sorted(p.relative_to(built).as_posix() for p in built.rglob("*.html")
+                   if p.relative_to(built).parts[0] != "_static")
+    assert "index.html" in pages and len(pages) >= len(LESSONS) + 1
+    problems, images = [], 0
+    for page in pages:
+        visit(browser, served + page)
+        hrefs = browser.execute_script("return Array.from(document.querySelectorAll('a[href]'), a => a.href)")
+        for href in sorted(set(hrefs)):
+            if not href.startswith(served):
+                continue
+            address, _, fragment = href.partition("#")
+            status, ids = fetch(address)
+            if status != 200:
+                problems.append(f"{page}: link {href} answers {status}")
+            elif fragment and address.endswith(".html") and fragment not in ids:
+                problems.append(f"{page}: link {href}: no element with id {fragment!r}")
+        result = browser.execute_async_script(BROKEN_IMAGES_JS)
+        images += result["count"]
+        problems += [f"{page}: image {src} does not load" for src in result["broken"]]
+        problems += [f"{page}: console {entry['level']}: {entry['message']}"
+                     for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not problems, "\n".join(problems)
+    assert images >= sum(_images(nbformat.read(p, as_version=4)) for p in LESSONS)
+
+
+def test_lessons_link_to_each_other_and_to_colab(served, browser):
+    from selenium.webdriver.common.by import By
+
+    base = course.colab_base(course.repository_url(ROOT))
+    for previous, path, following in zip([None, *LESSONS], LESSONS, [*LESSONS[1:], None]):
+        visit(browser, f"{served}notebooks/{path.stem}.html")
+        links = browser.execute_script("return Array.from(document.querySelectorAll('a[href]'), a => a.href)")
+        assert f"{base}notebooks/{path.name}" in links, f"{path.name}: no Colab link"
+        badge = browser.find_element(By.CSS_SELECTOR, f'a[href="{base}notebooks/{path.name}"] img')
+        assert badge.get_property("naturalWidth") > 0
+        nav = {a.get_attribute("class").split()[0]: a.get_attribute("href")
+               for a in browser.find_elements(By.CSS_SELECTOR, "a.left-prev, a.right-next")}
+        if following:
+            assert nav.get("right-next") == f"{served}notebooks/{following.stem}.html", path.name
+        if previous:
+            assert nav.get("left-prev") == f"{served}notebooks/{previous.stem}.html", path.name
+
+
+def test_search_finds_a_lesson(served, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{served}search.html?q=receptive")
+    results = WebDriverWait(browser, 30).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "ul.search li a") or False)
+    assert any("notebooks/" in (a.get_attribute("href") or "") for a in results)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_home_and_a_lesson_fit_the_screen(served, browser, size):
+    """Screenshots (build/site-shots/, or $SITE_SHOTS) at desktop and phone widths; no page
+    is wider than the screen (a wide table scrolls inside its own box)."""
+    width, height = SIZES[size]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": size == "phone"})
+    try:
+        # Each page's top, then further down for the eye: the lesson table, a figure, an exercise.
+        for name, page, further in (
+                ("home", "index.html", {"lessons": "#lessons"}),
+                ("lesson", f"notebooks/{LESSONS[0].stem}.html",
+                 {"figure": ".cell_output img", "exercise": "#exercises"})):
+            visit(browser, served + page)
+            time.sleep(0.5)
+            browser.save_screenshot(str(SHOTS / f"{name}-{size}.png"))
+            scroll, inner = browser.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth]")
+            assert inner == width and scroll <= width, f"{page} at {size}: {scroll} px wide in {inner}"
+            for part, selector in further.items():
+                browser.execute_script("document.querySelector(arguments[0]).scrollIntoView()", selector)
+                time.sleep(0.3)
+                browser.save_screenshot(str(SHOTS / f"{name}-{part}-{size}.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_pages_workflow_installs_the_site_extra_and_publishes_dist_site():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[<>=!~ ;\[]", r)[0].lower() for r in project["optional-dependencies"]["site"]}
+    workflow = (ROOT / ".github" / "workflows" / "pages.yml").read_text()
+    install = next(line for line in workflow.splitlines() if "pip install" in line).lower().split()
+    assert names <= set(install), f"pages.yml does not install {names - set(install)}"
+    assert "-c constraints.txt" in " ".join(install)
+    assert "python -m instructor.site" in workflow and "path: dist/site" in workflow
