@@ -3,11 +3,11 @@
 #   make test   set up the same, run the unit tests and every notebook in fast size
 # Other targets: make setup (only the .venv), make student (student versions into dist/),
 # make sync (setup cells and Colab badges from the repository URL), make site (the course
-# website into dist/site/),
-# make execute NB=notebooks/01_...ipynb (run a notebook in place, full size, to commit
-# its outputs), make test-packaging (the wheel, installed without extras into a fresh
-# venv), make test-lowest (the unit tests and lesson 01 on the oldest versions that
-# pyproject.toml declares, in .venv-lowest), make clean.
+# website into dist/site/), make execute NB=notebooks/01_...ipynb (run a notebook in place,
+# full size, to commit its outputs), make test-web (the website built and loaded in a
+# browser), make test-packaging (the wheel, installed without extras into a fresh venv),
+# make test-lowest (the unit tests and lesson 01 on the oldest versions that pyproject.toml
+# declares, in .venv-lowest), make clean.
 
 VENV ?= .venv
 # The first Python on PATH that TensorFlow supports (3.11 to 3.13); override with PYTHON=...
@@ -17,7 +17,7 @@ PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.13; do \
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
 
-.PHONY: setup lab test test-packaging test-lowest student sync site execute clean
+.PHONY: setup lab test test-packaging test-web test-lowest student sync site execute clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found on PATH (TensorFlow supports those). Install one, or run: make PYTHON=/path/to/python3.12 ..."; exit 1; }
@@ -43,6 +43,10 @@ test: $(STAMP)
 test-packaging: $(STAMP)
 	$(PY) -m pytest tests/packaging
 
+# The website (and the slides): built, then every page loaded in headless Chromium.
+test-web: $(STAMP)
+	$(PY) -m pytest tests/web
+
 # The oldest versions pyproject.toml claims (tools/lowest_constraints.py pins each
 # dependency to its minimum; what those pull in resolves as usual).
 LOWEST ?= .venv-lowest
@@ -53,7 +57,7 @@ test-lowest:
 	$(LOWEST)/bin/python -m pip install --quiet -c $(LOWEST)/constraints.txt -e ".[instructor,test,site]"
 	$(LOWEST)/bin/python -m pip list --format=freeze > $(LOWEST)/installed.txt
 	@echo "Lowest versions:"; grep -i -E "^(tensorflow|keras|numpy|scipy|pandas|scikit-learn|scikit-image|matplotlib)==" $(LOWEST)/installed.txt
-	COURSE_SIZE=fast $(LOWEST)/bin/python -m pytest tests notebooks/01_convolution_basics.ipynb
+	COURSE_SIZE=fast $(LOWEST)/bin/python -m pytest tests tests/web notebooks/01_convolution_basics.ipynb
 
 student: $(STAMP)
 	$(VENV)/bin/course student

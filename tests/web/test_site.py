@@ -28,7 +28,7 @@ import pytest
 
 from instructor import course, site
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LESSONS = course.lesson_notebooks(ROOT)
 CI = os.environ.get("CI") == "true"
 C = nbformat.v4
