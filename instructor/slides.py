@@ -63,6 +63,7 @@ PROSE_LINE, PROSE_CHARS = 30, 95   # 22 px text: pixels per line, characters per
 CODE_LINE, CODE_CHARS = 20, 125    # 15 px monospace
 OUT_LINE, OUT_CHARS = 18, 135      # 14 px monospace
 HEADING_HEIGHT = {1: 70, 2: 62, 3: 46, 4: 38}
+DISPLAY_MATH_HEIGHT, INLINE_MATH_EXTRA = 95, 3   # KaTeX: a $$ formula, each $...$
 
 HEADING_RE = re.compile(r"^(#{1,4})\s+\S")
 NBVAL_MARKER_RE = re.compile(r"^\s*#\s*NBVAL_\w+\s*$")
@@ -233,8 +234,11 @@ def estimated_height(cell) -> int:
             if match:
                 height += HEADING_HEIGHT[len(match.group(1))]
                 block = block.split("\n", 1)[1] if "\n" in block else ""
-            if block.strip():
-                height += _wrapped_lines(block, PROSE_CHARS) * PROSE_LINE + 14
+            if block.strip().startswith("$$"):          # display math: a formula's height
+                height += DISPLAY_MATH_HEIGHT * max(1, block.count("$$") // 2)
+            elif block.strip():                          # inline math stretches its line
+                height += (_wrapped_lines(block, PROSE_CHARS) * PROSE_LINE + 14
+                           + INLINE_MATH_EXTRA * (block.count("$") // 2))
         return height
     height = 0
     if not cell.metadata.get("transient", {}).get("remove_source") and cell.source.strip():

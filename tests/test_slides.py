@@ -141,6 +141,20 @@ def test_slide_notebook_lays_out_sections_and_leaves_out_what_is_not_for_slides(
     assert "1234567" in "\n".join(c.source for c in slides.slide_notebook(_assignment(), solutions=True).cells)
 
 
+def test_live_notebook_keeps_every_cell_and_hides_what_the_decks_leave_out():
+    source = _assignment()
+    live = slides.live_notebook(source)
+    code = [c.source for c in live.cells if c.cell_type == "code"]
+    assert code == [c.source for c in source.cells if c.cell_type == "code"]   # Run All still works
+    kinds = {c.source.split("\n")[0]: c.metadata.slideshow.slide_type for c in live.cells}
+    assert kinds["# 99 · A lesson"] == "slide" and kinds["## 2. Figures"] == "slide"
+    assert kinds["More text."] == "-"                     # the cell was split at its heading
+    hidden = [slides.SETUP_MARKER + ": ...", "def f(x):", "assert f(1) == 1234567", "# HIDDEN",
+              "# BEGIN QUESTION"]
+    assert all(kinds[h] == "skip" for h in hidden)
+    assert slides.live_notebook(source, solutions=True).cells[12].metadata.slideshow.slide_type != "skip"
+
+
 def test_fetch_tarball_refuses_a_tarball_with_the_wrong_hash(tmp_path, monkeypatch):
     package = slides.VENDORED[0]
     (tmp_path / package.tarball).write_bytes(b"not the pinned tarball")
@@ -352,7 +366,11 @@ def browser():
     driver.quit()
 
 
-SHOTS = {"01": [(0, 0), (1, 2), (11, 0)], "03": [(4, 1)], "09": [(1, 0)]}
+# Slides to photograph (horizontal, vertical index): 01 title, formula, tall figure, exercise;
+# 02 a shortened model summary; 03 a training's progress bar, a figure taller than the slide;
+# 08 a dream; 09 the Gram-matrix formulas.
+SHOTS = {"01": [(0, 0), (3, 0), (5, 1), (11, 0)], "02": [(2, 1)], "03": [(4, 3), (1, 2)],
+         "08": [(6, 1)], "09": [(4, 0)]}
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem[:2])
@@ -371,3 +389,17 @@ def test_no_slide_overflows_in_chromium(decks, browser, lesson, tmp_path):
         browser.execute_script("Reveal.slide(arguments[0], arguments[1]);", h, v)
         time.sleep(0.3)
         browser.save_screenshot(str(shots / f"{lesson.stem[:2]}-slide-{h}-{v}.png"))
+
+
+def test_the_browser_check_sees_an_overflowing_slide(decks, browser, tmp_path, monkeypatch):
+    """The walk above can fail: with the height budget lifted, a long section is one slide
+    taller than 720 pixels, and the walk reports it."""
+    monkeypatch.setattr(slides, "HEIGHT_BUDGET", 10**6)
+    nb = _assignment()
+    nb.cells[2].source += "".join(f"\n\nParagraph {i} of a section too long for one slide." for i in range(30))
+    source = tmp_path / "99_overflow.ipynb"
+    nbformat.write(nb, source)
+    shutil.copytree(next(iter(decks.values())).parent / "_static", tmp_path / "_static")
+    browser.get(slides.build_deck(source, tmp_path).as_uri())
+    heights = {(s["h"], s["v"]): s["height"] for s in browser.execute_async_script(WALK)["slides"]}
+    assert heights[(1, 0)] > slides.HEIGHT and max(h for k, h in heights.items() if k != (1, 0)) <= slides.HEIGHT
