@@ -1,4 +1,4 @@
-"""The ``course`` command for instructors: student versions, checks, grading, upkeep.
+"""The ``course`` command for instructors: student versions, checks, grading, slides, upkeep.
 
     course student [NOTEBOOK ...] [--out dist]   student versions and autograder bundles
     course check [NOTEBOOK ...]                  every solution passes its public tests and its probes
