@@ -377,6 +377,8 @@ SHOTS = {"01": [(0, 0), (3, 0), (5, 1), (11, 0)], "02": [(2, 1)], "03": [(4, 3),
 def test_no_slide_overflows_in_chromium(decks, browser, lesson, tmp_path):
     browser.get(decks[lesson.stem].as_uri())
     report = browser.execute_async_script(WALK)
+    errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors[:3]                # e.g. a file of _static/ that failed to load
     assert report["viewport"] == [1280, 720]
     assert report["config"] == [slides.WIDTH, slides.HEIGHT]
     too_big = [s for s in report["slides"]
