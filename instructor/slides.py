@@ -325,9 +325,7 @@ def _pieces(nb, solutions: bool) -> list[Piece]:
         figure_code = source.lstrip().lower().startswith("# extra code")
         shown = clean_code(source, shorten=role != "solution")   # a solution is shown whole
         code = nbformat.v4.new_code_cell(shown, execution_count=cell.get("execution_count"))
-        if figure_code and outputs:
-            pass                                  # figures speak for themselves on a slide
-        elif code.source.strip():
+        if code.source.strip() and not (figure_code and outputs):   # a figure needs no code
             pieces.append(Piece(code, estimated_height(code)))
         for out in outputs:
             only = nbformat.v4.new_code_cell("", execution_count=cell.get("execution_count"))
@@ -581,7 +579,7 @@ Reveal.initialize({
 """
 
 
-def exporter(solutions: bool = False):
+def exporter():
     """nbconvert's SlidesExporter set up with the course's template and local reveal.js."""
     from nbconvert import SlidesExporter
 
@@ -612,7 +610,7 @@ def build_deck(source: Path, out: Path, solutions: bool = False) -> Path:
     nb = nbformat.read(source, as_version=4)
     slides = slide_notebook(nb, solutions=solutions)
     resources = {"metadata": {"name": lesson_title(nb, source.stem)}, "course_css": STYLE}
-    body, _ = exporter(solutions).from_notebook_node(slides, resources=resources)
+    body, _ = exporter().from_notebook_node(slides, resources=resources)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{source.stem}.html"
     path.write_text(body, encoding="utf-8")
