@@ -3,11 +3,12 @@
 #   make test   set up the same, run the unit tests and every notebook in fast size
 # Other targets: make setup (only the .venv), make student (student versions into dist/),
 # make sync (setup cells and Colab badges from the repository URL), make site (the course
-# website into dist/site/), make execute NB=notebooks/01_...ipynb (run a notebook in place,
-# full size, to commit its outputs), make test-web (the website built and loaded in a
-# browser), make test-packaging (the wheel, installed without extras into a fresh venv),
-# make test-lowest (the unit tests and lesson 01 on the oldest versions that pyproject.toml
-# declares, in .venv-lowest), make clean.
+# website into dist/site/), make slides (one reveal.js deck per lesson into dist/slides/,
+# from the stored outputs; notebooks/live/ for RISE), make execute NB=notebooks/01_...ipynb
+# (run a notebook in place, full size, to commit its outputs), make test-web (the website
+# and the slides built and loaded in a browser), make test-packaging (the wheel, installed
+# without extras into a fresh venv), make test-lowest (the unit tests and lesson 01 on the
+# oldest versions that pyproject.toml declares, in .venv-lowest), make clean.
 
 VENV ?= .venv
 # The first Python on PATH that TensorFlow supports (3.11 to 3.13); override with PYTHON=...
@@ -17,7 +18,7 @@ PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.13; do \
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
 
-.PHONY: setup lab test test-packaging test-web test-lowest student sync site execute clean
+.PHONY: setup lab test test-packaging test-web test-lowest student sync site slides execute clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found on PATH (TensorFlow supports those). Install one, or run: make PYTHON=/path/to/python3.12 ..."; exit 1; }
@@ -43,7 +44,7 @@ test: $(STAMP)
 test-packaging: $(STAMP)
 	$(PY) -m pytest tests/packaging
 
-# The website (and the slides): built, then every page loaded in headless Chromium.
+# The website and the lecture slides: built, then every page and slide loaded in headless Chromium.
 test-web: $(STAMP)
 	$(PY) -m pytest tests/web
 
@@ -68,6 +69,11 @@ sync: $(STAMP)
 # The course website: README and lessons (stored outputs, no solutions) -> dist/site/.
 site: $(STAMP)
 	$(VENV)/bin/course site
+# Lecture slides from the lessons' stored outputs (reveal.js and KaTeX from npm, pinned,
+# copied beside the decks so they work offline), and each lesson with computed slide
+# metadata into notebooks/live/, to present live with RISE in `make lab`.
+slides: $(STAMP)
+	$(VENV)/bin/course slides --live notebooks/live
 
 execute: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make execute NB=notebooks/NN_name.ipynb [COURSE_SIZE=fast]"; exit 1; }
@@ -75,4 +81,4 @@ execute: $(STAMP)
 		--ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.kernel_name=python3 $(NB)
 
 clean:
-	rm -rf $(VENV) $(LOWEST) dist build notebooks/figures
+	rm -rf $(VENV) $(LOWEST) dist build notebooks/figures notebooks/live

@@ -1,10 +1,12 @@
-"""The ``course`` command for instructors: student versions, checks, grading, upkeep.
+"""The ``course`` command for instructors: student versions, checks, grading, slides, upkeep.
 
     course student [NOTEBOOK ...] [--out dist]   student versions and autograder bundles
     course check [NOTEBOOK ...]                  every solution passes its public tests and its probes
     course grade SUBMISSIONS --lesson NN          grade a folder of submitted notebooks into a CSV
     course sync                                  rewrite setup cells and Colab badges from the repo URL
     course site [--out dist/site]                the course website (see instructor/site.py)
+    course slides [NOTEBOOK ...] [--out dist/slides] [--live DIR]
+                                                 one reveal.js deck per lesson (instructor.slides)
 
 Source notebooks are otter-grader "assign" notebooks: exercises sit between
 ``# BEGIN QUESTION`` / ``# END QUESTION`` raw cells, reference solutions between
@@ -331,6 +333,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("sync", help="rewrite setup cells and Colab badges from pyproject's URL")
     p_site = sub.add_parser("site", help="build the course website (lessons without solutions)")
     p_site.add_argument("--out", type=Path, default=None, help="output folder (default: dist/site)")
+    p_slides = sub.add_parser("slides", help="one reveal.js deck per lesson, from its stored outputs")
+    p_slides.add_argument("notebooks", nargs="*", type=Path,
+                          help="source notebooks (default: every lesson)")
+    p_slides.add_argument("--out", type=Path, default=None,
+                          help="output folder (default: dist/slides/)")
+    p_slides.add_argument("--solutions", action="store_true",
+                          help="show the reference solutions (default: the student's skeleton)")
+    p_slides.add_argument("--live", type=Path, default=None, metavar="DIR",
+                          help="also write each lesson with computed slide metadata into DIR, "
+                               "to present and run live with RISE in JupyterLab")
     args = parser.parse_args(argv)
     root = repo_root()
 
@@ -343,6 +355,25 @@ def main(argv: list[str] | None = None) -> int:
         changed = sync(root)
         print(f"course sync: {len(changed)} file(s) updated" +
               "".join(f"\n  {p.relative_to(root)}" for p in changed))
+        return 0
+
+    if args.command == "slides":
+        import time
+
+        from . import slides
+
+        start = time.perf_counter()
+        out = args.out or root / "dist" / "slides"
+        decks = slides.build_all(args.notebooks or lesson_notebooks(root), out,
+                                 solutions=args.solutions)
+        for deck in decks:
+            print(f"course slides: {_shown(deck)}")
+        if args.live:
+            for path in slides.write_live(args.notebooks or lesson_notebooks(root), args.live,
+                                          solutions=args.solutions):
+                print(f"course slides: {_shown(path)} (for RISE)")
+        print(f"course slides: {len(decks)} deck(s) in {time.perf_counter() - start:.1f} s; "
+              f"open {_shown(out / 'index.html')} (offline: reveal.js is in {_shown(out / '_static')})")
         return 0
 
     if args.command == "grade":

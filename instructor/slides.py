@@ -1,0 +1,636 @@
+"""Lecture slides from the lesson notebooks: one reveal.js deck per lesson (``course slides``).
+
+A deck is built from a lesson's source notebook and its stored outputs, at build time, so
+its slides follow the notebook as it is now: no slide metadata is kept in the notebooks.
+
+Structure (:func:`slide_notebook` makes a transformed copy; the source is never changed):
+
+- the title cell and what precedes the first ``##`` heading make the first slide; every
+  ``#``/``##`` heading starts a new slide (a Markdown cell holding a heading in its middle
+  is split there);
+- within a section, cells are packed into vertical sub-slides by an estimate of their
+  height on a 1280x720 slide (:func:`estimated_height`): a cell that would not fit starts a
+  new sub-slide, and a code cell's input and each of its outputs are separate pieces, so a
+  tall figure moves to the next sub-slide rather than overflowing;
+- left out: the setup cell, otter's raw ``# BEGIN/END ...`` cells, the exercises' test
+  cells (public tests and ``# HIDDEN`` probes), and the reference solutions: a solution cell
+  appears as the student sees it (the ``def`` line, ``...`` for the body), without outputs,
+  unless ``solutions=True``;
+- shortened: code longer than :data:`MAX_CODE_LINES` lines; text outputs longer than
+  :data:`MAX_OUTPUT_LINES` lines keep their head and tail around a "... N lines ..."
+  marker; progress bars (carriage returns) keep only their final state; Keras's coloured
+  model summaries are shown as plain text; ``# extra code`` cells (figures only) show their
+  output without their code; nbval markers are dropped from the code.
+
+The HTML comes from nbconvert's ``SlidesExporter`` with a template (:data:`TEMPLATE`) that
+loads reveal.js and KaTeX from ``_static/`` beside the decks instead of CDNs, and no
+jQuery, RequireJS or Mermaid. Both are npm packages pinned by version and sha512
+(:data:`VENDORED`), fetched once with ``npm pack`` into a cache
+(:func:`vendor_cache`) and unpacked into the output folder, so the decks work offline.
+Figures are the notebooks' embedded PNGs, so each deck is one HTML file plus ``_static/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import fnmatch
+import hashlib
+import html
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+SETUP_MARKER = "# Setup, the same in every lesson"
+
+# ------------------------------------------------------------ layout constants
+WIDTH, HEIGHT = 1280, 720          # reveal.js's slide size (16:9), scaled to the screen
+CONTENT_WIDTH = 1240               # the slide less its side padding (see CSS)
+HEIGHT_BUDGET = 640                # estimated pixels a sub-slide may fill (the rest is slack)
+MAX_IMAGE_HEIGHT = 560             # CSS max-height of a figure, also used in the estimate
+MAX_CODE_LINES = 16                # longer code cells are cut, with a marker line
+MAX_OUTPUT_LINES = 14              # longer text outputs keep head and tail
+OUTPUT_HEAD, OUTPUT_TAIL = 6, 6
+PROSE_LINE, PROSE_CHARS = 30, 95   # 22 px text: pixels per line, characters per line
+CODE_LINE, CODE_CHARS = 20, 125    # 15 px monospace
+OUT_LINE, OUT_CHARS = 18, 135      # 14 px monospace
+HEADING_HEIGHT = {1: 70, 2: 62, 3: 46, 4: 38}
+DISPLAY_MATH_HEIGHT, INLINE_MATH_EXTRA = 95, 3   # KaTeX: a $$ formula, each $...$
+
+HEADING_RE = re.compile(r"^(#{1,4})\s+\S")
+NBVAL_MARKER_RE = re.compile(r"^\s*#\s*NBVAL_\w+\s*$")
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+BADGE_RE = re.compile(r"\[!\[([^\]]*)\]\([^)]*\)\]\(([^)]*)\)")   # [![alt](img)](link)
+
+
+# --------------------------------------------------------------- cell roles
+def _first_line(cell) -> str:
+    return cell.source.strip().split("\n", 1)[0].strip().upper()
+
+
+def cell_roles(nb) -> list[str]:
+    """The role of every cell, from otter's markers and the course's conventions.
+
+    One of ``"setup"`` (the first code cell, when it is the course's setup cell),
+    ``"raw"`` (otter's ``# BEGIN/END ...`` and config cells), ``"test"`` (a cell between
+    ``# BEGIN TESTS`` and ``# END TESTS``, or any ``# HIDDEN`` probe), ``"solution"`` (a
+    cell between ``# BEGIN SOLUTION`` and ``# END SOLUTION``), or ``"content"``.
+    """
+    roles, block = [], None
+    first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), None)
+    for i, cell in enumerate(nb.cells):
+        first = _first_line(cell)
+        if cell.cell_type == "raw":
+            for kind in ("SOLUTION", "TESTS"):
+                if first.startswith(f"# BEGIN {kind}"):
+                    block = kind
+                elif first.startswith(f"# END {kind}"):
+                    block = None
+            roles.append("raw")
+        elif i == first_code and cell.source.startswith(SETUP_MARKER):
+            roles.append("setup")
+        elif block == "TESTS" or (cell.cell_type == "code" and first.startswith("# HIDDEN")):
+            roles.append("test")
+        elif block == "SOLUTION":
+            roles.append("solution")
+        else:
+            roles.append("content")
+    return roles
+
+
+def student_skeleton(source: str) -> str:
+    """A solution cell as otter shows it to students: each in-cell
+    ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` block becomes one ``...`` line at the
+    block's indentation, and a line ending in ``# SOLUTION`` keeps only its assignment
+    target (``x = ...``) or becomes ``...``."""
+    out, inside = [], False
+    for line in source.split("\n"):
+        stripped = line.strip()
+        indent = line[: len(line) - len(line.lstrip())]
+        if stripped.upper().startswith("# BEGIN SOLUTION"):
+            inside = True
+            out.append(indent + "...")
+        elif stripped.upper().startswith("# END SOLUTION"):
+            inside = False
+        elif inside:
+            continue
+        elif re.search(r"#\s*SOLUTION\s*$", line, re.IGNORECASE):
+            target = re.match(r"^(\s*[\w.\[\]'\", ]+?\s*=)(?!=)", line)
+            out.append(f"{target.group(1)} ..." if target else indent + "...")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------ text shortening
+def terminal_text(text: str) -> str:
+    """What a terminal would show for ``text``: each carriage return overwrites its
+    line (a progress bar keeps its last state), backspaces erase, ANSI codes go."""
+    lines = []
+    for line in ANSI_RE.sub("", text).split("\n"):
+        line = line.rstrip("\r").rsplit("\r", 1)[-1]
+        shown = []
+        for char in line:
+            if char == "\b":
+                if shown:
+                    shown.pop()
+            else:
+                shown.append(char)
+        lines.append("".join(shown))
+    return "\n".join(lines)
+
+
+def shorten_lines(text: str, limit: int = MAX_OUTPUT_LINES, head: int = OUTPUT_HEAD,
+                  tail: int = OUTPUT_TAIL) -> str:
+    """``text`` unchanged when it has at most ``limit`` lines, else its first ``head``
+    and last ``tail`` lines around a line ``... N lines ...`` (N: the lines left out)."""
+    trailing_newline = text.endswith("\n")
+    lines = text[:-1].split("\n") if trailing_newline else text.split("\n")
+    if len(lines) <= limit:
+        return text
+    left_out = len(lines) - head - tail
+    kept = lines[:head] + [f"… {left_out} lines …"] + lines[-tail:]
+    return "\n".join(kept) + ("\n" if trailing_newline else "")
+
+
+def shorten_code(source: str, limit: int = MAX_CODE_LINES) -> str:
+    """Code cut to its first ``limit - 1`` lines and a comment saying how many follow."""
+    lines = source.rstrip("\n").split("\n")
+    if len(lines) <= limit:
+        return source
+    return "\n".join(lines[: limit - 1] + [f"# … {len(lines) - limit + 1} more lines in the notebook"])
+
+
+def clean_code(source: str, shorten: bool = True) -> str:
+    """The code as shown on a slide: nbval's marker lines dropped, then shortened."""
+    code = "\n".join(line for line in source.split("\n") if not NBVAL_MARKER_RE.match(line))
+    return shorten_code(code.strip("\n")) if shorten else code.strip("\n")
+
+
+def clean_outputs(outputs: list) -> list:
+    """Outputs for a slide: consecutive stream outputs of one stream merged and shown as
+    a terminal would (progress bars at their last state), stderr dropped (warnings and
+    logs), long texts shortened, Keras's rich-text summaries as plain text, errors kept."""
+    merged = []
+    for out in outputs:
+        out = copy.deepcopy(out)
+        if out.output_type == "stream":
+            if out.name == "stderr":
+                continue
+            if merged and merged[-1].output_type == "stream" and merged[-1].name == out.name:
+                merged[-1].text += out.text
+                continue
+        merged.append(out)
+    cleaned = []
+    for out in merged:
+        if out.output_type == "stream":
+            out.text = shorten_lines(terminal_text(out.text))
+            if not out.text.strip():
+                continue
+        elif out.output_type in ("display_data", "execute_result"):
+            data = out.get("data", {})
+            html_text = data.get("text/html", "")
+            if html_text.lstrip().startswith("<pre") and "text/plain" in data:
+                del data["text/html"]           # rich's <pre> blocks: plain text shortens
+            if "text/plain" in data and len(data) == 1:
+                data["text/plain"] = shorten_lines(terminal_text(data["text/plain"]))
+        cleaned.append(out)
+    return cleaned
+
+
+# ------------------------------------------------------------ height estimates
+def png_size(b64: str) -> tuple[int, int]:
+    """Width and height of a base64-encoded PNG, read from its IHDR header."""
+    head = base64.b64decode(b64[:44])
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    return struct.unpack(">II", head[16:24])
+
+
+def _wrapped_lines(text: str, chars: int) -> int:
+    return sum(max(1, -(-len(line) // chars)) for line in text.split("\n"))
+
+
+def estimated_height(cell) -> int:
+    """Estimated height in slide pixels (of 720) of a prepared cell on a slide.
+
+    Deliberately simple: prose and code are lines (wrapped at a fixed number of
+    characters) times a line height, a heading its size, a figure its displayed height
+    (scaled to the slide's width, at most :data:`MAX_IMAGE_HEIGHT`), a table its rows.
+    The browser test measures the real heights; the constants are tuned to it.
+    """
+    if cell.cell_type == "markdown":
+        height = 0
+        for block in re.split(r"\n\s*\n", cell.source.strip()):
+            match = HEADING_RE.match(block)
+            if match:
+                height += HEADING_HEIGHT[len(match.group(1))]
+                block = block.split("\n", 1)[1] if "\n" in block else ""
+            if block.strip().startswith("$$"):          # display math: a formula's height
+                height += DISPLAY_MATH_HEIGHT * max(1, block.count("$$") // 2)
+            elif block.strip():                          # inline math stretches its line
+                height += (_wrapped_lines(block, PROSE_CHARS) * PROSE_LINE + 14
+                           + INLINE_MATH_EXTRA * (block.count("$") // 2))
+        return height
+    height = 0
+    if not cell.metadata.get("transient", {}).get("remove_source") and cell.source.strip():
+        height += _wrapped_lines(cell.source, CODE_CHARS) * CODE_LINE + 24
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            height += _wrapped_lines(out.text.rstrip("\n"), OUT_CHARS) * OUT_LINE + 12
+        elif out.output_type == "error":
+            height += (len(out.get("traceback", [])) + 1) * OUT_LINE
+        else:
+            data = out.get("data", {})
+            if "image/png" in data:
+                w, h = png_size(data["image/png"])
+                height += min(MAX_IMAGE_HEIGHT, h * min(1.0, CONTENT_WIDTH / w)) + 10
+            elif "text/html" in data:
+                rows = data["text/html"].count("<tr")
+                height += rows * 30 + 20 if rows else _wrapped_lines(data["text/html"], OUT_CHARS) * OUT_LINE
+            elif "text/plain" in data:
+                height += _wrapped_lines(data["text/plain"].rstrip("\n"), OUT_CHARS) * OUT_LINE + 12
+    return int(height)
+
+
+# ------------------------------------------------------------ the transformed copy
+def split_markdown(source: str) -> list[str]:
+    """A Markdown cell's text split into blocks: at every heading line (``#`` to
+    ``####``) and at blank lines between paragraphs, never inside a code fence or
+    a display-math block, and never before an indented (continuation) line."""
+    blocks, current, fence, math = [], [], False, False
+    lines = source.split("\n")
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("```"):
+            fence = not fence
+        if not fence and line.strip() == "$$":
+            math = not math
+        quiet = not fence and not math
+        if quiet and HEADING_RE.match(line) and any(x.strip() for x in current):
+            blocks.append(current)
+            current = []
+        if quiet and not line.strip():
+            nxt = next((x for x in lines[i + 1:] if x.strip()), "")
+            if nxt and not nxt.startswith((" ", "\t")) and any(x.strip() for x in current):
+                blocks.append(current)
+                current = []
+                continue
+        current.append(line)
+    if any(x.strip() for x in current):
+        blocks.append(current)
+    return ["\n".join(b).strip("\n") for b in blocks]
+
+
+def _is_heading(cell, levels=(1, 2)) -> bool:
+    match = cell.cell_type == "markdown" and HEADING_RE.match(cell.source)
+    return bool(match) and len(match.group(1)) in levels
+
+
+@dataclass
+class Piece:
+    """One cell of the slide notebook, with its estimated height."""
+    cell: object
+    height: int
+
+
+def _pieces(nb, solutions: bool) -> list[Piece]:
+    """The notebook's shown content as small cells: Markdown by block, code as its
+    input and then each output on its own (so that each may start a sub-slide)."""
+    pieces = []
+    for cell, role in zip(nb.cells, cell_roles(nb)):
+        if role in ("setup", "raw", "test"):
+            continue
+        if role == "solution" and not solutions and cell.cell_type != "code":
+            continue
+        if cell.cell_type == "markdown":
+            text = BADGE_RE.sub(r"[\1](\2)", cell.source)   # no remote images offline
+            for block in split_markdown(text):
+                piece = nbformat.v4.new_markdown_cell(block)
+                pieces.append(Piece(piece, estimated_height(piece)))
+            continue
+        if cell.cell_type != "code":
+            continue
+        source = cell.source
+        outputs = clean_outputs(cell.get("outputs", []))
+        if role == "solution" and not solutions:
+            source, outputs = student_skeleton(source), []
+        figure_code = source.lstrip().lower().startswith("# extra code")
+        shown = clean_code(source, shorten=role != "solution")   # a solution is shown whole
+        code = nbformat.v4.new_code_cell(shown, execution_count=cell.get("execution_count"))
+        if code.source.strip() and not (figure_code and outputs):   # a figure needs no code
+            pieces.append(Piece(code, estimated_height(code)))
+        for out in outputs:
+            only = nbformat.v4.new_code_cell("", execution_count=cell.get("execution_count"))
+            only.outputs = [out]
+            only.metadata["transient"] = {"remove_source": True}
+            pieces.append(Piece(only, estimated_height(only)))
+    return pieces
+
+
+def slide_notebook(nb, solutions: bool = False):
+    """A copy of lesson notebook ``nb`` laid out as slides (see the module docstring):
+    every cell carries ``metadata.slideshow.slide_type`` ``"slide"``, ``"subslide"`` or
+    ``"-"`` (continue), and left-out cells are not in it at all."""
+    pieces = _pieces(nb, solutions)
+    if not pieces:
+        raise ValueError("the notebook has nothing to show on a slide")
+    cells, used = [], 0
+    for k, piece in enumerate(pieces):
+        cell = piece.cell
+        if k == 0 or _is_heading(cell):
+            kind, used = "slide", 0
+        elif used and used + piece.height > HEIGHT_BUDGET:
+            kind, used = "subslide", 0
+        elif (_is_heading(cell, levels=(3, 4)) and k + 1 < len(pieces)
+              and used + piece.height + min(pieces[k + 1].height, 200) > HEIGHT_BUDGET):
+            kind, used = "subslide", 0            # a heading goes with what follows it
+        else:
+            kind = "-"
+        used += piece.height
+        cell.metadata["slideshow"] = {"slide_type": kind}
+        cells.append(cell)
+    out = nbformat.v4.new_notebook(metadata=copy.deepcopy(nb.metadata))
+    out.cells = cells
+    return out
+
+
+def live_notebook(nb, solutions: bool = False):
+    """A copy of lesson notebook ``nb`` to present live with RISE (jupyterlab-rise) and
+    run cell by cell: every cell of the lesson, unchanged and in order (Markdown cells
+    split at ``#``/``##`` headings), with ``metadata.slideshow.slide_type`` computed as for
+    the decks: a heading starts a slide, a cell that would not fit a sub-slide, the setup
+    cell, otter's raw cells, tests and (unless ``solutions``) solutions are ``"skip"``:
+    hidden in the slideshow, still run by "Run All"."""
+    out = copy.deepcopy(nb)
+    cells, roles = [], []
+    for cell, role in zip(out.cells, cell_roles(nb)):
+        if cell.cell_type == "markdown" and role == "content":
+            blocks, current = [], []
+            for block in split_markdown(cell.source):
+                if HEADING_RE.match(block) and len(HEADING_RE.match(block).group(1)) <= 2 and current:
+                    blocks.append("\n\n".join(current))
+                    current = []
+                current.append(block)
+            if len(blocks) > 0:
+                blocks.append("\n\n".join(current))
+                for text in blocks:
+                    cells.append(nbformat.v4.new_markdown_cell(text))
+                    roles.append(role)
+                continue
+        cells.append(cell)
+        roles.append(role)
+    used, started = 0, False
+    for cell, role in zip(cells, roles):
+        hidden = role in ("setup", "raw", "test") or (role == "solution" and not solutions)
+        if hidden:
+            kind = "skip"
+        else:
+            shown = copy.deepcopy(cell)
+            if shown.cell_type == "code":
+                shown.source = clean_code(shown.source)
+                shown.outputs = clean_outputs(shown.get("outputs", []))
+            height = estimated_height(shown)
+            if _is_heading(cell) or not started:
+                kind, used, started = "slide", 0, True
+            elif used and used + height > HEIGHT_BUDGET:
+                kind, used = "subslide", 0
+            else:
+                kind = "-"
+            used += height
+        cell.metadata["slideshow"] = {"slide_type": kind}
+    out.cells = cells
+    out.metadata["rise"] = {"width": WIDTH, "height": HEIGHT, "scroll": True, "center": False,
+                            "transition": "none"}
+    return out
+
+
+def write_live(sources: list[Path], out: Path, solutions: bool = False) -> list[Path]:
+    """:func:`live_notebook` of each lesson into ``out`` (for RISE in ``make lab``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for source in sources:
+        path = out / source.name
+        nbformat.write(live_notebook(nbformat.read(source, as_version=4), solutions), path)
+        paths.append(path)
+    return paths
+
+
+# ------------------------------------------------------------ vendored JavaScript
+@dataclass(frozen=True)
+class NpmPackage:
+    """An npm package pinned by version and by its tarball's sha512 (npm's "integrity"),
+    and the files of it that the decks need (``fnmatch`` patterns inside the tarball's
+    ``package/``)."""
+    name: str
+    version: str
+    integrity: str
+    files: tuple[str, ...]
+    folder: str            # where under _static/ it is unpacked
+
+    @property
+    def tarball(self) -> str:
+        return f"{self.name.replace('/', '-').lstrip('@')}-{self.version}.tgz"
+
+
+VENDORED = (
+    NpmPackage("reveal.js", "5.2.1",
+               "sha512-r7//6mIM5p34hFiDMvYfXgyjXqGRta+/psd9YtytsgRlrpRzFv4RbH76TXd2qD+7ZPZEbpBDhdRhJaFgfQ7zNQ==",
+               ("dist/reveal.js", "dist/reveal.css", "dist/theme/white.css",
+                "dist/theme/fonts/source-sans-pro/*", "plugin/notes/notes.js", "LICENSE"),
+               "reveal.js"),
+    NpmPackage("katex", "0.16.47",
+               "sha512-Eeo8Ys1doU1z+x8AZsPpQu+p/QcZBI5PeOo7QGQdy2x2m0MU/hYagBbGOmXwr5KVbEfVuWv9LpnQWeehogurjg==",
+               ("dist/katex.min.js", "dist/katex.min.css", "dist/contrib/auto-render.min.js",
+                "dist/fonts/*.woff2", "LICENSE"),
+               "katex"),
+)
+
+
+def vendor_cache() -> Path:
+    """Where the pinned npm tarballs are kept: ``$COURSE_VENDOR_CACHE``, else
+    ``$XDG_CACHE_HOME/cnn-keras-course/npm`` (``~/.cache/...``)."""
+    if os.environ.get("COURSE_VENDOR_CACHE"):
+        return Path(os.environ["COURSE_VENDOR_CACHE"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "cnn-keras-course" / "npm"
+
+
+def _integrity(path: Path) -> str:
+    return "sha512-" + base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
+
+
+def fetch_tarball(package: NpmPackage, cache: Path | None = None) -> Path:
+    """The package's tarball from the cache, or fetched with ``npm pack`` (from the npm
+    registry) into it; refused unless its sha512 is the pinned one."""
+    cache = cache or vendor_cache()
+    path = cache / package.tarball
+    if path.exists() and _integrity(path) == package.integrity:
+        return path
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError(
+            f"course slides needs {package.name}@{package.version} from the npm registry and "
+            f"npm is not installed (Debian/Ubuntu: apt install npm), or place {package.tarball} "
+            f"(sha512 {package.integrity}) in {cache}")
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        result = subprocess.run(
+            [npm, "pack", f"{package.name}@{package.version}", "--pack-destination", tmp,
+             "--silent"], capture_output=True, text=True, cwd=tmp)
+        fetched = Path(tmp) / package.tarball
+        if result.returncode != 0 or not fetched.exists():
+            raise RuntimeError(f"npm pack {package.name}@{package.version} failed:\n"
+                               f"{result.stdout}{result.stderr}")
+        got = _integrity(fetched)
+        if got != package.integrity:
+            raise RuntimeError(f"{package.name}@{package.version} from npm has {got}, "
+                               f"not the pinned {package.integrity}: not used")
+        os.replace(fetched, path)
+    return path
+
+
+def install_vendored(static: Path, cache: Path | None = None) -> None:
+    """Unpack the decks' JavaScript and CSS (:data:`VENDORED`) into ``static``."""
+    for package in VENDORED:
+        dest = static / package.folder
+        if dest.exists():
+            shutil.rmtree(dest)
+        with tarfile.open(fetch_tarball(package, cache)) as tar:
+            members = [m for m in tar.getmembers() if m.isfile() and any(
+                fnmatch.fnmatch(m.name, "package/" + pattern) for pattern in package.files)]
+            missing = [pattern for pattern in package.files if not any(
+                fnmatch.fnmatch(m.name, "package/" + pattern) for m in members)]
+            if missing:
+                raise RuntimeError(f"{package.tarball} has no {missing}")
+            for member in members:
+                target = dest / member.name.removeprefix("package/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with tar.extractfile(member) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+
+
+# ------------------------------------------------------------ HTML
+STYLE = f"""
+/* Course slides (after nbconvert's CSS; "html body" outranks the reveal theme, loaded
+   later): a 16:9 slide of {WIDTH}x{HEIGHT}, text and code sized to fit. */
+html body .reveal {{ font-size: 22px; }}
+html body .reveal .slides {{ text-align: left; }}
+html body .reveal .slides section {{ padding: 0 20px; box-sizing: border-box; line-height: 1.35; }}
+html body .reveal .jp-RenderedHTMLCommon, html body .reveal .jp-RenderedHTMLCommon p, 
+html body .reveal .jp-RenderedHTMLCommon li {{ font-size: 22px; line-height: 1.35; }}
+html body .reveal .jp-RenderedHTMLCommon p {{ margin: 0 0 10px 0; }}
+html body .reveal .jp-RenderedHTMLCommon ul, html body .reveal .jp-RenderedHTMLCommon ol {{ margin: 0 0 10px 0; }}
+html body .reveal h1, html body .reveal h2, html body .reveal h3, html body .reveal h4 {{
+  text-transform: none; line-height: 1.2; }}
+html body .reveal h1, html body .reveal .jp-RenderedHTMLCommon h1 {{ font-size: 44px; margin: 0 0 16px 0; }}
+html body .reveal h2, html body .reveal .jp-RenderedHTMLCommon h2 {{ font-size: 34px; margin: 0 0 14px 0; }}
+html body .reveal h3, html body .reveal .jp-RenderedHTMLCommon h3 {{ font-size: 27px; margin: 4px 0 10px 0; }}
+html body .reveal h4, html body .reveal .jp-RenderedHTMLCommon h4 {{ font-size: 23px; margin: 4px 0 8px 0; }}
+html body .reveal .jp-Cell {{ padding: 0; margin: 0 0 6px 0; }}
+html body .reveal .jp-InputPrompt, html body .reveal .jp-OutputPrompt {{ display: none; }}
+html body .reveal pre {{ box-sizing: border-box; width: 100%; margin: 0; }}
+html body .reveal div.highlight > pre, html body .reveal .jp-InputArea-editor pre {{
+  font-size: 15px; line-height: 1.3; white-space: pre-wrap; word-break: break-word; }}
+html body .reveal .jp-OutputArea-output pre {{
+  font-size: 14px; line-height: 1.25; white-space: pre-wrap; word-break: break-word; width: 100%; }}
+html body .reveal .jp-OutputArea-output img {{
+  max-height: {MAX_IMAGE_HEIGHT}px; max-width: 100%; width: auto; height: auto; margin: 0 auto; display: block; }}
+html body .reveal .jp-RenderedHTMLCommon table {{ font-size: 16px; margin: 0; }}
+html body .reveal .jp-RenderedHTMLCommon td, html body .reveal .jp-RenderedHTMLCommon th {{ padding: 2px 8px; }}
+html body .reveal code {{ font-size: 0.9em; }}
+"""
+
+# nbconvert's reveal template with every CDN replaced by the files in _static/.
+TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}
+<link rel="stylesheet" href="_static/katex/dist/katex.min.css">
+{%- endblock html_head_js_mathjax -%}
+{%- block html_head_css -%}
+<style type="text/css">{{ resources.course_css }}</style>
+{%- endblock html_head_css -%}
+{% block footer_js %}
+<script src="_static/katex/dist/katex.min.js"></script>
+<script src="_static/katex/dist/contrib/auto-render.min.js"></script>
+<script src="_static/reveal.js/dist/reveal.js"></script>
+<script src="_static/reveal.js/plugin/notes/notes.js"></script>
+<script>
+renderMathInElement(document.body, {
+  delimiters: [
+    {left: "$$", right: "$$", display: true}, {left: "\\\\[", right: "\\\\]", display: true},
+    {left: "$", right: "$", display: false}, {left: "\\\\(", right: "\\\\)", display: false}],
+  throwOnError: false});
+Reveal.initialize({
+  width: {{ resources.reveal.width }}, height: {{ resources.reveal.height }}, margin: 0.02,
+  center: false, hash: true, controls: true, progress: true, slideNumber: "c/t",
+  transition: "{{ resources.reveal.transition }}", plugins: [RevealNotes]
+});
+</script>
+{% endblock footer_js %}
+"""
+
+
+def exporter():
+    """nbconvert's SlidesExporter set up with the course's template and local reveal.js."""
+    from nbconvert import SlidesExporter
+
+    exp = SlidesExporter()
+    exp.raw_template = TEMPLATE
+    exp.reveal_url_prefix = "_static/reveal.js"
+    exp.reveal_theme = "white"
+    exp.reveal_transition = "slide"
+    exp.reveal_width, exp.reveal_height = str(WIDTH), str(HEIGHT)
+    exp.exclude_input_prompt = True
+    exp.exclude_output_prompt = True
+    return exp
+
+
+def lesson_title(nb, fallback: str) -> str:
+    """The lesson's title: the first Markdown heading's text."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            match = re.match(r"^#\s+(.+)$", cell.source.strip().split("\n", 1)[0])
+            if match:
+                return match.group(1).strip()
+    return fallback
+
+
+def build_deck(source: Path, out: Path, solutions: bool = False) -> Path:
+    """Write ``out/<lesson>.html``, the reveal.js deck of one lesson notebook (the
+    reveal.js and KaTeX files it loads must be in ``out/_static``: :func:`build_all`)."""
+    nb = nbformat.read(source, as_version=4)
+    slides = slide_notebook(nb, solutions=solutions)
+    resources = {"metadata": {"name": lesson_title(nb, source.stem)}, "course_css": STYLE}
+    body, _ = exporter().from_notebook_node(slides, resources=resources)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{source.stem}.html"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def build_all(sources: list[Path], out: Path, solutions: bool = False,
+              cache: Path | None = None) -> list[Path]:
+    """Every lesson's deck into ``out``, with ``out/_static`` (reveal.js, KaTeX) and an
+    ``index.html`` that links the decks."""
+    install_vendored(out / "_static", cache)
+    decks = [build_deck(source, out, solutions) for source in sources]
+    items = "\n".join(
+        f'<li><a href="{html.escape(d.name)}">'
+        f"{html.escape(lesson_title(nbformat.read(s, as_version=4), s.stem))}</a></li>"
+        for s, d in zip(sources, decks))
+    (out / "index.html").write_text(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<title>Lecture slides</title></head>\n<body><h1>Lecture slides</h1>\n"
+        f"<ul>\n{items}\n</ul>\n<p>Arrow keys move between slides (down: the rest of a "
+        "section), <kbd>S</kbd> opens the speaker view, <kbd>F</kbd> full screen.</p>\n"
+        "</body></html>\n", encoding="utf-8")
+    return decks

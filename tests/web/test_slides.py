@@ -1,0 +1,407 @@
+"""Lecture slides (``course slides``, instructor/slides.py).
+
+The helpers on small inputs; then every lesson's deck, built once into a temporary folder
+and read back as HTML: one slide per ``#``/``##`` section, no empty slide, every figure of
+the shown cells present, no setup cell, test or solution; then a browser check in headless
+Chromium (Debian's ``chromium`` and ``chromium-driver``, through selenium) that walks every
+slide of every deck at 1280x720 and requires that no slide's content is taller or wider than
+the slide. Without Chromium the browser check is skipped, except under CI=true, where it fails.
+Set SLIDES_SCREENSHOTS=DIR to keep the screenshots it takes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from instructor import slides
+from instructor.course import lesson_notebooks, secret_lines
+
+ROOT = Path(__file__).resolve().parents[2]
+LESSONS = lesson_notebooks(ROOT)
+
+
+# ------------------------------------------------------------------ helpers
+def test_terminal_text_keeps_a_progress_bar_s_last_state():
+    text = "\rfit:   0%|  | 0/3\rfit:  33%|# | 1/3\rfit: 100%|##| 3/3 loss=0.1\n"
+    assert slides.terminal_text(text) == "fit: 100%|##| 3/3 loss=0.1\n"
+    assert slides.terminal_text("ab\bc \x1b[1mbold\x1b[0m") == "ac bold"
+
+
+def test_shorten_lines_keeps_head_and_tail_and_counts_what_it_left_out():
+    short = "\n".join(str(i) for i in range(slides.MAX_OUTPUT_LINES)) + "\n"
+    assert slides.shorten_lines(short) == short
+    long = "\n".join(str(i) for i in range(100)) + "\n"
+    lines = slides.shorten_lines(long, limit=10, head=3, tail=2).split("\n")
+    assert lines == ["0", "1", "2", "… 95 lines …", "98", "99", ""]
+
+
+def test_shorten_code_says_how_many_lines_it_cut():
+    code = "\n".join(f"x{i} = {i}" for i in range(40))
+    shown = slides.shorten_code(code, limit=10).split("\n")
+    assert len(shown) == 10 and shown[:9] == code.split("\n")[:9]
+    assert shown[-1] == "# … 31 more lines in the notebook"
+    assert slides.shorten_code("a = 1\nb = 2", limit=10) == "a = 1\nb = 2"
+
+
+def test_clean_outputs_merges_streams_drops_stderr_and_plain_texts_rich_summaries():
+    outs = [nbformat.v4.new_output("stream", name="stdout", text="\rbar 50%"),
+            nbformat.v4.new_output("stream", name="stdout", text="\rbar 100%\n"),
+            nbformat.v4.new_output("stream", name="stderr", text="WARNING: noise\n"),
+            nbformat.v4.new_output("display_data", data={
+                "text/html": "<pre>┏━━┓</pre>", "text/plain": "\x1b[1m┏━━┓\x1b[0m"})]
+    cleaned = slides.clean_outputs(outs)
+    assert [o.output_type for o in cleaned] == ["stream", "display_data"]
+    assert cleaned[0].text == "bar 100%\n"
+    assert cleaned[1].data == {"text/plain": "┏━━┓"}
+
+
+def test_student_skeleton_hides_the_solution_body():
+    source = ("def f(x):\n    # BEGIN SOLUTION\n    y = x * 2\n    return y\n    # END SOLUTION\n\n"
+              "answer = 42  # SOLUTION\nprint(answer)")
+    assert slides.student_skeleton(source) == "def f(x):\n    ...\n\nanswer = ...\nprint(answer)"
+
+
+def test_split_markdown_at_headings_and_paragraphs_not_in_fences():
+    text = "Intro.\n\n## 2. Next\n\nOne.\nStill one.\n\n```\na\n\nb\n```\n\n- item\n\n  more"
+    assert slides.split_markdown(text) == [
+        "Intro.", "## 2. Next", "One.\nStill one.", "```\na\n\nb\n```", "- item\n\n  more"]
+
+
+def _png(width: int, height: int) -> str:
+    """A base64 PNG header of the given size (enough for png_size and the estimate)."""
+    head = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    return base64.b64encode(head + b"\x08\x06\x00\x00\x00").decode()
+
+
+def test_png_size_reads_the_header():
+    assert slides.png_size(_png(1300, 400)) == (1300, 400)
+
+
+def _figure_cell(source: str, width=1000, height=500):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": _png(width, height)})]
+    return cell
+
+
+def _assignment():
+    """A small lesson: title, setup cell, two sections (the second with two tall figures),
+    an exercise with solution, public test and hidden probe."""
+    nb = nbformat.v4.new_notebook()
+    new_md, new_code, new_raw = (nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell,
+                                 nbformat.v4.new_raw_cell)
+    nb.cells = [
+        new_md("# 99 · A lesson\n\nWhat you learn."),
+        new_code(slides.SETUP_MARKER + ": ...\nSIZE = setup_notebook()"),
+        new_md("## 1. First\n\nText."),
+        new_code("x = 1\n# NBVAL_CHECK_OUTPUT\nprint(x)"),
+        new_md("More text.\n\n## 2. Figures"),
+        _figure_cell("# extra code – a figure\nplot()"),
+        _figure_cell("plot_again()"),
+        new_md("## Exercises"),
+        new_raw("# BEGIN QUESTION\nname: q1\npoints: 1"),
+        new_md("**Exercise 1.** *Write f.*"),
+        new_raw("# BEGIN SOLUTION"),
+        new_code("def f(x):\n    # BEGIN SOLUTION\n    return x * 1234567\n    # END SOLUTION"),
+        new_raw("# END SOLUTION"),
+        new_raw("# BEGIN TESTS"),
+        new_code("assert f(1) == 1234567"),
+        new_code("# HIDDEN\nresult = f(rng.normal())"),
+        new_raw("# END TESTS"),
+        new_raw("# END QUESTION"),
+    ]
+    return nb
+
+
+def test_cell_roles_follow_otter_s_markers():
+    roles = slides.cell_roles(_assignment())
+    assert roles == ["content", "setup", "content", "content", "content", "content", "content",
+                     "content", "raw", "content", "raw", "solution", "raw", "raw", "test",
+                     "test", "raw", "raw"]
+
+
+def test_slide_notebook_lays_out_sections_and_leaves_out_what_is_not_for_slides():
+    shown = slides.slide_notebook(_assignment())
+    kinds = [c.metadata.slideshow.slide_type for c in shown.cells]
+    starts = [c.source.split("\n")[0] for c in shown.cells if c.metadata.slideshow.slide_type == "slide"]
+    assert starts == ["# 99 · A lesson", "## 1. First", "## 2. Figures", "## Exercises"]
+    assert kinds.count("subslide") == 1             # two 500 px figures do not share a slide
+    text = "\n".join(c.source for c in shown.cells)
+    assert "setup_notebook" not in text and "NBVAL" not in text and "plot()" not in text
+    assert "1234567" not in text and "HIDDEN" not in text and "def f(x):\n    ..." in text
+    assert "1234567" in "\n".join(c.source for c in slides.slide_notebook(_assignment(), solutions=True).cells)
+
+
+def test_live_notebook_keeps_every_cell_and_hides_what_the_decks_leave_out():
+    source = _assignment()
+    live = slides.live_notebook(source)
+    code = [c.source for c in live.cells if c.cell_type == "code"]
+    assert code == [c.source for c in source.cells if c.cell_type == "code"]   # Run All still works
+    kinds = {c.source.split("\n")[0]: c.metadata.slideshow.slide_type for c in live.cells}
+    assert kinds["# 99 · A lesson"] == "slide" and kinds["## 2. Figures"] == "slide"
+    assert kinds["More text."] == "-"                     # the cell was split at its heading
+    hidden = [slides.SETUP_MARKER + ": ...", "def f(x):", "assert f(1) == 1234567", "# HIDDEN",
+              "# BEGIN QUESTION"]
+    assert all(kinds[h] == "skip" for h in hidden)
+    assert slides.live_notebook(source, solutions=True).cells[12].metadata.slideshow.slide_type != "skip"
+
+
+def test_fetch_tarball_refuses_a_tarball_with_the_wrong_hash(tmp_path, monkeypatch):
+    package = slides.VENDORED[0]
+    (tmp_path / package.tarball).write_bytes(b"not the pinned tarball")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-npm-here"))
+    with pytest.raises(RuntimeError, match="npm is not installed"):
+        slides.fetch_tarball(package, cache=tmp_path)
+
+
+# ------------------------------------------------------------------ the decks
+class _Deck(HTMLParser):
+    """The slide tree of a deck: top-level sections, each with its leaf sections' text
+    and image sources, and every script/stylesheet address."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth, self.slides, self.addresses, self.text = 0, [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.depth += 1
+            if self.depth == 1:
+                self.slides.append([])
+            if self.depth == 2 or (self.depth == 1):
+                self.slides[-1].append({"text": [], "images": []})
+        elif tag == "img" and self.depth:
+            self.slides[-1][-1]["images"].append(attrs.get("src", ""))
+        if tag in ("script", "img") and attrs.get("src"):
+            self.addresses.append(attrs["src"])
+        if tag == "link" and attrs.get("href"):
+            self.addresses.append(attrs["href"])
+
+    def handle_endtag(self, tag):
+        if tag == "section":
+            self.depth -= 1
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self.depth:
+            self.slides[-1][-1]["text"].append(data)
+
+    def leaves(self):
+        """Each slide's sub-slides; a stack's own (empty) entry dropped."""
+        return [[leaf for leaf in slide if "".join(leaf["text"]).strip() or leaf["images"]] or slide
+                for slide in self.slides]
+
+
+def _parse(path: Path) -> _Deck:
+    deck = _Deck()
+    deck.feed(path.read_text(encoding="utf-8"))
+    return deck
+
+
+def _kept_cells(nb):
+    """The cells a deck shows, found independently of instructor.slides: everything but
+    otter's raw cells, the first code cell (setup), cells inside # BEGIN/END TESTS and
+    # BEGIN/END SOLUTION blocks, and # HIDDEN cells."""
+    kept, block, first_code = [], None, True
+    for cell in nb.cells:
+        head = cell.source.strip().upper()
+        if cell.cell_type == "raw":
+            for kind in ("TESTS", "SOLUTION"):
+                block = kind if head.startswith(f"# BEGIN {kind}") else (
+                    None if head.startswith(f"# END {kind}") else block)
+            continue
+        if cell.cell_type == "code" and first_code:
+            first_code = False
+            continue
+        if block or head.startswith("# HIDDEN"):
+            continue
+        kept.append(cell)
+    return kept
+
+
+def _section_headings(nb) -> list[str]:
+    headings = []
+    for cell in _kept_cells(nb):
+        if cell.cell_type == "markdown":
+            fence = False
+            for line in cell.source.split("\n"):
+                fence ^= line.lstrip().startswith("```")
+                if not fence and re.match(r"^#{1,2} \S", line):
+                    headings.append(line.lstrip("#").strip())
+    return headings
+
+
+@pytest.fixture(scope="module")
+def decks(tmp_path_factory):
+    out = tmp_path_factory.mktemp("slides")
+    start = time.perf_counter()
+    built = slides.build_all(LESSONS, out)
+    print(f"built {len(built)} decks in {time.perf_counter() - start:.1f} s")
+    return {path.stem: path for path in built}
+
+
+def test_build_all_writes_every_deck_an_index_and_local_reveal(decks):
+    out = next(iter(decks.values())).parent
+    assert sorted(decks) == [p.stem for p in LESSONS]
+    index = (out / "index.html").read_text()
+    assert all(f'href="{name}.html"' in index for name in decks)
+    for address in ("_static/reveal.js/dist/reveal.js", "_static/reveal.js/dist/theme/white.css",
+                    "_static/katex/dist/katex.min.js", "_static/katex/dist/contrib/auto-render.min.js"):
+        assert (out / address).is_file(), address
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem[:2])
+def test_deck_structure(decks, lesson):
+    nb = nbformat.read(lesson, as_version=4)
+    deck = _parse(decks[lesson.stem])
+    slides_ = deck.leaves()
+    headings = _section_headings(nb)
+    # One slide per section (the title's # section is the first), in order.
+    assert len(slides_) == len(headings), (len(slides_), headings)
+    for slide, heading in zip(slides_, headings):
+        first_text = " ".join("".join(slide[0]["text"]).split())
+        assert first_text.startswith(" ".join(heading.replace("`", "").replace("*", "").split())[:25]), \
+            (first_text[:80], heading)
+    # No empty slide or sub-slide.
+    for h, slide in enumerate(slides_):
+        for v, leaf in enumerate(slide):
+            assert "".join(leaf["text"]).strip() or leaf["images"], f"slide {h}.{v} is empty"
+    # Every figure of the shown cells, and nothing else.
+    expected = [o["data"]["image/png"].replace("\n", "") for c in _kept_cells(nb) if c.cell_type == "code"
+                for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    shown = [src.split(",", 1)[1] for slide in slides_ for leaf in slide for src in leaf["images"]
+             if src.startswith("data:image/png;base64,")]
+    assert expected and sorted(shown) == sorted(expected)
+    # Offline: every script, stylesheet and image is local or embedded.
+    assert all(not re.match(r"(https?:)?//", a) for a in deck.addresses), deck.addresses
+    # Left out: the setup cell, public tests, hidden probes, solutions.
+    text = "".join(deck.text)
+    assert "Setup, the same in every lesson" not in text and "setup_notebook()" not in text
+    assert "# HIDDEN" not in text and "# BEGIN" not in text
+    test_lines, other_lines, block = set(), set(), None   # lines only tests hold
+    for cell in nb.cells:
+        head = cell.source.strip().upper()
+        lines = {line.strip() for line in cell.source.split("\n") if len(line.strip()) > 20}
+        if cell.cell_type == "raw":
+            block = "TESTS" if head.startswith("# BEGIN TESTS") else (None if head.startswith("# END TESTS") else block)
+        elif block == "TESTS" or head.startswith("# HIDDEN"):
+            test_lines |= lines
+        else:
+            other_lines |= lines
+    shown_lines = {line.strip() for line in text.split("\n")}
+    leaks = sorted((test_lines - other_lines | secret_lines(nb)) & shown_lines)
+    assert not leaks, leaks[:5]
+
+
+def test_solutions_flag_shows_the_solutions(tmp_path, decks):
+    """The leak check above is not vacuous: a deck built with solutions holds them."""
+    shutil.copytree(next(iter(decks.values())).parent / "_static", tmp_path / "_static")
+    lesson = LESSONS[0]
+    text = "".join(_parse(slides.build_deck(lesson, tmp_path, solutions=True)).text)
+    shown_lines = {line.strip() for line in text.split("\n")}
+    nb = nbformat.read(lesson, as_version=4)
+    hidden = {line.strip() for c in nb.cells if c.source.startswith("# HIDDEN") for line in c.source.split("\n")}
+    solution_lines = secret_lines(nb) - hidden
+    assert solution_lines and solution_lines <= shown_lines, sorted(solution_lines - shown_lines)
+
+
+# ------------------------------------------------------------------ in a browser
+WALK = """
+const done = arguments[arguments.length - 1];
+function walk() {
+  Reveal.configure({transition: 'none', backgroundTransition: 'none'});
+  const report = {viewport: [window.innerWidth, window.innerHeight],
+                  config: [Reveal.getConfig().width, Reveal.getConfig().height], slides: []};
+  for (const slide of Reveal.getSlides()) {
+    const i = Reveal.getIndices(slide);
+    Reveal.slide(i.h, i.v);
+    const wide = [...slide.querySelectorAll('*')].filter(el =>
+        el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 1 && el.clientHeight > 1 &&
+        ['auto', 'scroll', 'hidden'].includes(getComputedStyle(el).overflowX)).length;
+    const broken = [...slide.querySelectorAll('img')].filter(img => !img.naturalWidth).length;
+    report.slides.push({h: i.h, v: i.v, height: slide.scrollHeight, width: slide.scrollWidth,
+                        wide: wide, broken: broken, text: slide.innerText.trim().length});
+  }
+  done(report);
+}
+if (Reveal.isReady()) walk(); else Reveal.on('ready', walk);
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        reason = ("the browser check needs Debian's chromium and chromium-driver "
+                  "(apt install chromium chromium-driver)")
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; .ci/run installs them")
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,720", "--force-device-scale-factor=1", "--hide-scrollbars"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_script_timeout(120)
+    inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+    if inner != [1280, 720]:                 # make the viewport, not the window, 1280x720
+        size = driver.get_window_size()
+        driver.set_window_size(size["width"] + 1280 - inner[0], size["height"] + 720 - inner[1])
+    yield driver
+    driver.quit()
+
+
+# Slides to photograph (horizontal, vertical index): 01 title, formula, tall figure, exercise;
+# 02 a shortened model summary; 03 a training's progress bar, a figure taller than the slide;
+# 08 a dream; 09 the Gram-matrix formulas.
+SHOTS = {"01": [(0, 0), (3, 0), (5, 1), (11, 0)], "02": [(2, 1)], "03": [(4, 3), (1, 2)],
+         "08": [(6, 1)], "09": [(4, 0)]}
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem[:2])
+def test_no_slide_overflows_in_chromium(decks, browser, lesson, tmp_path):
+    browser.get(decks[lesson.stem].as_uri())
+    report = browser.execute_async_script(WALK)
+    errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors[:3]                # e.g. a file of _static/ that failed to load
+    assert report["viewport"] == [1280, 720]
+    assert report["config"] == [slides.WIDTH, slides.HEIGHT]
+    too_big = [s for s in report["slides"]
+               if s["height"] > slides.HEIGHT or s["width"] > slides.WIDTH or s["wide"] or s["broken"]]
+    assert not too_big, json.dumps(too_big)
+    assert all(s["text"] or s["height"] > 100 for s in report["slides"])
+    shots = Path(os.environ.get("SLIDES_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    for h, v in SHOTS.get(lesson.stem[:2], []):
+        browser.execute_script("Reveal.slide(arguments[0], arguments[1]);", h, v)
+        time.sleep(0.3)
+        browser.save_screenshot(str(shots / f"{lesson.stem[:2]}-slide-{h}-{v}.png"))
+
+
+def test_the_browser_check_sees_an_overflowing_slide(decks, browser, tmp_path, monkeypatch):
+    """The walk above can fail: with the height budget lifted, a long section is one slide
+    taller than 720 pixels, and the walk reports it."""
+    monkeypatch.setattr(slides, "HEIGHT_BUDGET", 10**6)
+    nb = _assignment()
+    nb.cells[2].source += "".join(f"\n\nParagraph {i} of a section too long for one slide." for i in range(30))
+    source = tmp_path / "99_overflow.ipynb"
+    nbformat.write(nb, source)
+    shutil.copytree(next(iter(decks.values())).parent / "_static", tmp_path / "_static")
+    browser.get(slides.build_deck(source, tmp_path).as_uri())
+    heights = {(s["h"], s["v"]): s["height"] for s in browser.execute_async_script(WALK)["slides"]}
+    assert heights[(1, 0)] > slides.HEIGHT and max(h for k, h in heights.items() if k != (1, 0)) <= slides.HEIGHT
