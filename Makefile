@@ -8,7 +8,9 @@
 # (run a notebook in place, full size, to commit its outputs), make test-web (the website
 # and the slides built and loaded in a browser), make test-packaging (the wheel, installed
 # without extras into a fresh venv), make test-lowest (the unit tests and lesson 01 on the
-# oldest versions that pyproject.toml declares, in .venv-lowest), make clean.
+# oldest versions that pyproject.toml declares, in .venv-lowest), make test-colab (Colab's
+# versions on Python 3.13, in .venv-colab: the setup cell changes none of them; unit tests,
+# lessons 01, 02, 07), make clean.
 
 VENV ?= .venv
 # The first Python on PATH that TensorFlow supports (3.11 to 3.13); override with PYTHON=...
@@ -18,7 +20,7 @@ PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.13; do \
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
 
-.PHONY: setup lab test test-packaging test-web test-lowest student sync site slides execute clean
+.PHONY: setup lab test test-packaging test-web test-lowest test-colab student sync site slides execute clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found on PATH (TensorFlow supports those). Install one, or run: make PYTHON=/path/to/python3.12 ..."; exit 1; }
@@ -49,16 +51,27 @@ test-web: $(STAMP)
 	$(PY) -m pytest tests/web
 
 # The oldest versions pyproject.toml claims (tools/lowest_constraints.py pins each
-# dependency to its minimum; what those pull in resolves as usual).
+# dependency, each extra's and the build's setuptools to its minimum; what those pull in
+# resolves as usual). PIP_CONSTRAINT reaches pip's isolated build environment too.
 LOWEST ?= .venv-lowest
+EXTRAS := instructor,test,site
 test-lowest:
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found on PATH."; exit 1; }
 	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
-	$(LOWEST)/bin/python tools/lowest_constraints.py --extra instructor --extra site > $(LOWEST)/constraints.txt
-	$(LOWEST)/bin/python -m pip install --quiet -c $(LOWEST)/constraints.txt -e ".[instructor,test,site]"
+	$(LOWEST)/bin/python tools/lowest_constraints.py --all-extras --build-system > $(LOWEST)/constraints.txt
+	PIP_CONSTRAINT=$(LOWEST)/constraints.txt $(LOWEST)/bin/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	$(LOWEST)/bin/python -m pip list --format=freeze > $(LOWEST)/installed.txt
-	@echo "Lowest versions:"; grep -i -E "^(tensorflow|keras|numpy|scipy|pandas|scikit-learn|scikit-image|matplotlib)==" $(LOWEST)/installed.txt
+	$(LOWEST)/bin/python tools/lowest_constraints.py --check $(LOWEST)/installed.txt --all-extras
 	COURSE_SIZE=fast $(LOWEST)/bin/python -m pytest tests tests/web notebooks/01_convolution_basics.ipynb
+
+# Colab's runtime (constraints-colab.txt, Python 3.13): the setup cell's install onto
+# Colab's versions must change none of them; then the unit tests and lessons 01, 02, 07
+# in fast size there. A fresh $(COLAB) each time (tools/test_colab.sh prints each step's time).
+COLAB ?= .venv-colab
+PYTHON_COLAB ?= $(shell for p in python3.13 $(HOME)/.pyenv/versions/3.13*/bin/python3.13; do \
+	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { echo $$p; break; }; done)
+test-colab:
+	bash tools/test_colab.sh $(COLAB) "$(PYTHON_COLAB)"
 
 student: $(STAMP)
 	$(VENV)/bin/course student
@@ -69,6 +82,7 @@ sync: $(STAMP)
 # The course website: README and lessons (stored outputs, no solutions) -> dist/site/.
 site: $(STAMP)
 	$(VENV)/bin/course site
+
 # Lecture slides from the lessons' stored outputs (reveal.js and KaTeX from npm, pinned,
 # copied beside the decks so they work offline), and each lesson with computed slide
 # metadata into notebooks/live/, to present live with RISE in `make lab`.
@@ -81,4 +95,4 @@ execute: $(STAMP)
 		--ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.kernel_name=python3 $(NB)
 
 clean:
-	rm -rf $(VENV) $(LOWEST) dist build notebooks/figures notebooks/live
+	rm -rf $(VENV) $(LOWEST) $(COLAB) dist build notebooks/figures notebooks/live

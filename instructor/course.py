@@ -33,7 +33,8 @@ import nbformat
 SETUP_MARKER = "# Setup, the same in every lesson"
 COLAB_PREFIX = "https://colab.research.google.com/github/"
 COLAB_BADGE_RE = re.compile(re.escape(COLAB_PREFIX) + r"[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/")
-OTTER_INIT_MARKER = "# Initialize Otter"
+OTTER_INIT_MARKER = "# Initialize Otter"   # the init cell that `otter assign` writes
+CHECK_INIT_MARKER = "# Exercise checks"     # the course's own, which replaces it
 
 
 # ------------------------------------------------------------------ locations
@@ -65,7 +66,12 @@ def colab_base(url: str, branch: str = "main") -> str:
 
 # ---------------------------------------------------------------- setup cell
 def setup_cell_source(url: str) -> str:
-    """The first code cell of every lesson, for the repository at ``url``."""
+    """The first code cell of every lesson, for the repository at ``url``.
+
+    On Colab it installs the course's helper package, without extras, beside Colab's own
+    packages: pip adds only what is missing (LIME, the package itself) and changes none
+    of the versions Colab ships (``make test-colab`` checks that against Colab's pins).
+    """
     return f'''{SETUP_MARKER}: on Colab, install the course's helper package;
 # then print versions and hardware, seed all randomness and read the run size.
 import os
@@ -74,7 +80,7 @@ import sys
 if "google.colab" in sys.modules:
     import subprocess
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "cnn-keras-course[colab] @ git+{url}"], check=True)
+                    "cnn-keras-course @ git+{url}"], check=True)
 elif os.path.isdir(os.path.join("..", "utils")):
     sys.path.insert(0, os.path.abspath(".."))  # a clone used without `pip install -e .`
 
@@ -224,34 +230,54 @@ def _python_string(text: str) -> str:
     return repr(text)
 
 
-def student_init_cell(lesson: str, tests: dict[str, str]) -> str:
-    """Source of the student version's otter init cell, with the public tests inline."""
-    entries = "".join(f"    {name!r}: {_python_string(text)},\n" for name, text in sorted(tests.items()))
+def public_tests(source_nb) -> dict[str, list[str]]:
+    """Each question's public tests (the test cells without ``# HIDDEN``), in order:
+    ``{"q1_im2col": ["assert im2col(X, 3, 3).shape == (16, 9)", ...], ...}``."""
+    from .grading import questions_of
+
+    return {q.name: [source_nb.cells[i].source for i in q.public_cells]
+            for q in questions_of(source_nb)}
+
+
+def student_init_cell(tests: dict[str, list[str]]) -> str:
+    """Source of the student version's check cell, with the public tests inline.
+
+    ``grader.check(name)`` then runs a question's public tests with :mod:`utils.check`,
+    which needs nothing beyond the course's helper package: no otter-grader on Colab.
+    """
+    entries = "".join(
+        f"    {name!r}: [\n" + "".join(f"        {_python_string(text)},\n" for text in texts) + "    ],\n"
+        for name, texts in tests.items())
     return (
-        f"{OTTER_INIT_MARKER}: grader.check(...) runs this lesson's public tests, here and on Colab.\n"
-        "import otter\n"
-        "from utils.exercises import install_public_tests\n\n"
+        f"{CHECK_INIT_MARKER}: grader.check(...) runs this lesson's public tests, here and on Colab.\n"
+        "from utils.check import Notebook\n\n"
         f"PUBLIC_TESTS = {{\n{entries}}}\n"
-        # No notebook name: on Colab, or once renamed, the file is not where otter would look.
-        f"grader = otter.Notebook(tests_dir=install_public_tests({lesson!r}, PUBLIC_TESTS))"
+        "grader = Notebook(PUBLIC_TESTS)"
     )
 
 
-def _replace_otter_init(nb, source: Path, tests_dir: Path) -> None:
-    """Put a self-contained init cell right after the setup cell (otter puts its own first).
+def _replace_otter_init(nb, source_nb, source: Path) -> None:
+    """Put the course's own check cell right after the setup cell, in place of otter's
+    init cell (which otter puts first and which would need otter-grader installed).
 
-    The new cell writes the public test files otter made into ``tests/<lesson>/``,
-    so grader.check works from the notebook alone, also on Colab.
+    The new cell holds the source notebook's public tests, so ``grader.check`` works from
+    the student's notebook alone, also on Colab.
     """
     init = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(OTTER_INIT_MARKER)]
     if not init:
         raise SystemExit(f"course student: otter made no init cell for {source.name}")
-    tests = {p.name: p.read_text() for p in sorted(tests_dir.glob("*.py"))}
-    if not tests:
-        raise SystemExit(f"course student: no public test files in {tests_dir}")
+    tests = public_tests(source_nb)
+    if not tests or not all(tests.values()):
+        missing = [name for name, texts in tests.items() if not texts]
+        raise SystemExit(f"course student: {source.name} has questions without public tests: {missing}")
+    checks = set(re.findall(r"grader\.check\(\s*['\"]([^'\"]+)['\"]", "\n".join(
+        c.source for c in nb.cells if c.cell_type == "code")))
+    if checks - set(tests):
+        raise SystemExit(f"course student: {source.name} calls grader.check on questions "
+                         f"without public tests: {sorted(checks - set(tests))}")
     cell = init[0]
     nb.cells = [c for c in nb.cells if c is not cell]
-    cell.source = student_init_cell(source.stem, tests)
+    cell.source = student_init_cell(tests)
     nb.cells.insert(first_code_cell(nb) + 1, cell)
 
 
@@ -271,10 +297,13 @@ def make_student_version(source: Path, out: Path) -> Path:
     if result.returncode != 0 or not student.exists():
         raise SystemExit(f"course student: otter assign failed on {source.name}:\n"
                          f"{result.stdout}\n{result.stderr}")
+    source_nb = nbformat.read(source, as_version=4)
+    # otter's public test files: the student notebook carries its tests itself.
+    shutil.rmtree(dest / "student" / "tests", ignore_errors=True)
     nb = nbformat.read(student, as_version=4)
-    _replace_otter_init(nb, source, dest / "student" / "tests")
+    _replace_otter_init(nb, source_nb, source)
     nbformat.write(nb, student)
-    leaks = find_leaks(nbformat.read(source, as_version=4), nb)
+    leaks = find_leaks(source_nb, nb)
     if leaks:
         raise SystemExit(f"course student: {student} leaks solution lines: {leaks[:5]}")
     return student

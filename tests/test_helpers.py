@@ -235,26 +235,6 @@ def test_setup_notebook_reports_size_and_hardware_and_seeds(monkeypatch, capsys)
     assert "Hardware: " in out
 
 
-# ------------------------------------------------------------------ exercises
-def test_install_public_tests_writes_and_restores_files(tmp_path):
-    from utils.exercises import install_public_tests
-
-    folder = install_public_tests("01_demo", {"q1.py": "test = 1\n"}, root=tmp_path)
-    path = Path(folder) / "q1.py"
-    assert path.read_text() == "test = 1\n"
-    path.write_text("tampered")
-    install_public_tests("01_demo", {"q1.py": "test = 1\n"}, root=tmp_path)
-    assert path.read_text() == "test = 1\n"
-
-
-@pytest.mark.parametrize("lesson, name", [("../up", "q1.py"), ("01", "../q1.py"), ("01", "q1.txt")])
-def test_install_public_tests_refuses_paths(tmp_path, lesson, name):
-    from utils.exercises import install_public_tests
-
-    with pytest.raises(ValueError):
-        install_public_tests(lesson, {name: "x"}, root=tmp_path)
-
-
 # ------------------------------------------------------------------- plotting
 def test_plot_history_panels_and_missing_keys():
     import matplotlib
