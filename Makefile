@@ -33,8 +33,9 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 setup: $(STAMP)
 
 # Jupyter refuses to start as root (containers, cloud VMs) without --allow-root.
+# LAB_ARGS passes more options, e.g. make lab LAB_ARGS="--no-browser --port=8899".
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/ $$(test "$$(id -u)" = 0 && echo --allow-root)
+	$(VENV)/bin/jupyter lab notebooks/ $$(test "$$(id -u)" = 0 && echo --allow-root) $(LAB_ARGS)
 
 # Two pytest workers (pytest-xdist): one runs a notebook while the other runs another notebook
 # or the unit tests. --dist loadscope keeps each notebook (and each test module) on one
