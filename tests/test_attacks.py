@@ -20,6 +20,10 @@ from demo_assignment import SOURCE, with_answers
 from instructor import course, grading, sandbox
 
 TIMEOUT = 30
+# The attacks that only the wall-time limit ends (a fork bomb, an endless loop) hold the CPU
+# until it strikes, so they are graded in a batch of their own with a shorter limit.
+SHORT_TIMEOUT = 12
+ENDLESS = ("fork_bomb", "loops_in_an_answer")
 UNSOLVED = ("return None", "return None")
 RIGHT_SQUARE = ("return x * x", "return None")
 
@@ -138,6 +142,7 @@ def graded(tmp_path_factory):
     build = tmp_path_factory.mktemp("build")
     student = nbformat.read(course.make_student_version(SOURCE, build), as_version=4)
     folder = tmp_path_factory.mktemp("submissions")
+    endless = tmp_path_factory.mktemp("endless")
     outside = tmp_path_factory.mktemp("outside")
     canary = outside / "canary.txt"
     canary.write_text("untouched")
@@ -159,19 +164,22 @@ def graded(tmp_path_factory):
     thread.start()
     cases = attacks(canary, listener.getsockname()[1])
     for name, (answers, attack, where, _, _) in cases.items():
-        nbformat.write(submission(student, answers, attack, where), folder / f"{name}.ipynb")
+        nbformat.write(submission(student, answers, attack, where),
+                       (endless if name in ENDLESS else folder) / f"{name}.ipynb")
     nbformat.write(submission(student, ("return x * x", "return sum(values) / len(values)"), "pass"),
                    folder / "honest.ipynb")
 
     def snapshot():
-        roots = (folder, outside, SOURCE.parent, Path(course.__file__).parent,
+        roots = (folder, endless, outside, SOURCE.parent, Path(course.__file__).parent,
                  Path(sandbox.__file__).parents[1] / "utils")
         return {p: hashlib.sha256(p.read_bytes()).hexdigest()
                 for root in roots for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
 
     before = snapshot()
-    rows = grading.grade_folder(folder, SOURCE, tmp_path_factory.mktemp("out") / "grades.csv",
-                                timeout=TIMEOUT, progress=False)
+    out = tmp_path_factory.mktemp("out")
+    rows = grading.grade_folder(folder, SOURCE, out / "grades.csv", timeout=TIMEOUT, progress=False)
+    rows += grading.grade_folder(endless, SOURCE, out / "endless.csv", timeout=SHORT_TIMEOUT,
+                                 progress=False)
     stop.set()
     thread.join()
     listener.close()
