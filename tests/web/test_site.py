@@ -15,7 +15,6 @@ import html.parser
 import importlib.util
 import os
 import re
-import shutil
 import threading
 import time
 import urllib.error
@@ -216,8 +215,6 @@ def test_built_lesson_page_shows_no_solution_line(built, path):
 
 
 # ---------------------------------------------------------------- browser
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 SHOTS = Path(os.environ.get("SITE_SHOTS", ROOT / "build" / "site-shots"))
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 
@@ -238,30 +235,9 @@ def served(built):
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    """Headless Debian Chromium driven by selenium through Debian's chromedriver."""
-    require(bool(CHROMIUM and CHROMEDRIVER),
-            "chromium and chromedriver are not installed (Debian: apt-get install chromium chromium-driver)")
-    require(importlib.util.find_spec("selenium") is not None,
-            "selenium is not installed: pip install -r requirements.txt -c constraints.txt")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--disable-quic", "--hide-scrollbars",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
-                "--window-size={},{}".format(*SIZES["desktop"])):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    driver.set_script_timeout(60)
-    yield driver
-    driver.quit()
+def browser(start_chromium):
+    """Headless Debian Chromium (tests/web/conftest.py), at the desktop size."""
+    return start_chromium(*SIZES["desktop"])
 
 
 def visit(browser, url: str) -> None:

@@ -339,31 +339,14 @@ if (Reveal.isReady()) walk(); else Reveal.on('ready', walk);
 
 
 @pytest.fixture(scope="module")
-def browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not (chromium and driver_path):
-        reason = ("the browser check needs Debian's chromium and chromium-driver "
-                  "(apt install chromium chromium-driver)")
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + "; .ci/run installs them")
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,720", "--force-device-scale-factor=1", "--hide-scrollbars"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_script_timeout(120)
+def browser(start_chromium):
+    """Headless Debian Chromium (tests/web/conftest.py) whose viewport, not window, is 1280x720."""
+    driver = start_chromium(1280, 720, script_timeout=120)
     inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
-    if inner != [1280, 720]:                 # make the viewport, not the window, 1280x720
+    if inner != [1280, 720]:
         size = driver.get_window_size()
         driver.set_window_size(size["width"] + 1280 - inner[0], size["height"] + 720 - inner[1])
-    yield driver
-    driver.quit()
+    return driver
 
 
 # Slides to photograph (horizontal, vertical index): 01 title, formula, tall figure, exercise;
