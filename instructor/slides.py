@@ -49,6 +49,8 @@ from pathlib import Path
 
 import nbformat
 
+from .site import strip_solution_code
+
 SETUP_MARKER = "# Setup, the same in every lesson"
 
 # ------------------------------------------------------------ layout constants
@@ -104,30 +106,6 @@ def cell_roles(nb) -> list[str]:
         else:
             roles.append("content")
     return roles
-
-
-def student_skeleton(source: str) -> str:
-    """A solution cell as otter shows it to students: each in-cell
-    ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` block becomes one ``...`` line at the
-    block's indentation, and a line ending in ``# SOLUTION`` keeps only its assignment
-    target (``x = ...``) or becomes ``...``."""
-    out, inside = [], False
-    for line in source.split("\n"):
-        stripped = line.strip()
-        indent = line[: len(line) - len(line.lstrip())]
-        if stripped.upper().startswith("# BEGIN SOLUTION"):
-            inside = True
-            out.append(indent + "...")
-        elif stripped.upper().startswith("# END SOLUTION"):
-            inside = False
-        elif inside:
-            continue
-        elif re.search(r"#\s*SOLUTION\s*$", line, re.IGNORECASE):
-            target = re.match(r"^(\s*[\w.\[\]'\", ]+?\s*=)(?!=)", line)
-            out.append(f"{target.group(1)} ..." if target else indent + "...")
-        else:
-            out.append(line)
-    return "\n".join(out)
 
 
 # ------------------------------------------------------------ text shortening
@@ -321,7 +299,7 @@ def _pieces(nb, solutions: bool) -> list[Piece]:
         source = cell.source
         outputs = clean_outputs(cell.get("outputs", []))
         if role == "solution" and not solutions:
-            source, outputs = student_skeleton(source), []
+            source, outputs = strip_solution_code(source), []
         figure_code = source.lstrip().lower().startswith("# extra code")
         shown = clean_code(source, shorten=role != "solution")   # a solution is shown whole
         code = nbformat.v4.new_code_cell(shown, execution_count=cell.get("execution_count"))

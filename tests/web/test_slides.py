@@ -65,10 +65,11 @@ def test_clean_outputs_merges_streams_drops_stderr_and_plain_texts_rich_summarie
     assert cleaned[1].data == {"text/plain": "┏━━┓"}
 
 
-def test_student_skeleton_hides_the_solution_body():
+def test_solution_bodies_are_hidden_as_otter_hides_them():
+    """The decks use the website's rule (instructor.site.strip_solution_code)."""
     source = ("def f(x):\n    # BEGIN SOLUTION\n    y = x * 2\n    return y\n    # END SOLUTION\n\n"
               "answer = 42  # SOLUTION\nprint(answer)")
-    assert slides.student_skeleton(source) == "def f(x):\n    ...\n\nanswer = ...\nprint(answer)"
+    assert slides.strip_solution_code(source) == "def f(x):\n    ...\n\nanswer = ...\nprint(answer)"
 
 
 def test_split_markdown_at_headings_and_paragraphs_not_in_fences():
