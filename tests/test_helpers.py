@@ -24,11 +24,39 @@ def test_run_size_reads_the_environment(monkeypatch, value, expected):
     assert run_size() == expected
     assert is_fast() == (expected == "fast")
     assert by_size(full="F", fast="f") == ("f" if expected == "fast" else "F")
+    assert by_size(full="F", fast="f", smoke="s") == ("f" if expected == "fast" else "F")
+
+
+def test_smoke_size_takes_its_own_value_or_the_fast_one(monkeypatch):
+    monkeypatch.setenv(runsize.ENV_VAR, "smoke")
+    assert run_size() == "smoke" and is_fast() and runsize.is_smoke()
+    assert by_size(full="F", fast="f", smoke="s") == "s"
+    assert by_size(full="F", fast="f") == "f"
+
+
+def test_smoke_size_builds_keras_applications_with_random_weights(monkeypatch):
+    import keras
+
+    from utils.notebook import use_random_pretrained_weights
+
+    originals = {name: getattr(keras.applications, name) for name in dir(keras.applications)}
+    try:
+        assert use_random_pretrained_weights() >= 10
+        assert use_random_pretrained_weights() >= 10      # idempotent: no double wrapping
+        net = keras.applications.MobileNet(alpha=0.25, include_top=False, input_shape=(32, 32, 3))
+        assert net.get_layer("conv_pw_13_relu") is not None     # the real layer names
+        fresh = keras.applications.MobileNet(alpha=0.25, include_top=False, input_shape=(32, 32, 3))
+        # random: two builds differ (pretrained weights would be equal)
+        assert not np.allclose(net.get_layer("conv1").get_weights()[0],
+                               fresh.get_layer("conv1").get_weights()[0])
+    finally:
+        for name, value in originals.items():
+            setattr(keras.applications, name, value)
 
 
 def test_unknown_run_size_is_a_clear_error(monkeypatch):
     monkeypatch.setenv(runsize.ENV_VAR, "tiny")
-    with pytest.raises(ValueError, match="COURSE_SIZE='tiny'.*full, fast"):
+    with pytest.raises(ValueError, match="COURSE_SIZE='tiny'.*full or fast"):
         run_size()
 
 

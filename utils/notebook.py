@@ -62,7 +62,9 @@ def setup_notebook(seed: int = 42) -> str:
     """Check versions, report the hardware, seed all randomness and read the run size.
 
     Prints what ran the notebook, so committed outputs say which size and hardware
-    produced their numbers. Returns the run size, ``"full"`` or ``"fast"``.
+    produced their numbers. Returns the run size, ``"full"`` or ``"fast"``
+    (or ``"smoke"``, CI's online path, where it also calls
+    :func:`use_random_pretrained_weights`).
     """
     minimums = declared_minimums()  # pyproject.toml's numbers: one source of truth
     if sys.version_info[:3] < minimums.get("python", (3,)):
@@ -98,10 +100,47 @@ def setup_notebook(seed: int = 42) -> str:
         else:
             print("No GPU found: everything runs on the CPU, slower but the same.")
     keras.utils.set_random_seed(seed)
+    if size == "smoke":
+        patched = use_random_pretrained_weights()
+        print(f"Run size: smoke (CI only: the online path at a tiny size; {patched} "
+              "keras.applications networks build with random weights, the data are "
+              f"generated files; no number here means anything). Seed: {seed}.")
+        return size
     note = ("fewer data and epochs, for CI; its numbers are not the lesson's results"
             if size == "fast" else "the lesson as intended")
     print(f"Run size: {size} ({note}). Switch with {ENV_VAR}=full|fast. Seed: {seed}.")
     return size
+
+
+def use_random_pretrained_weights() -> int:
+    """Make every network of ``keras.applications`` build with random weights.
+
+    For the smoke size (CI only, see :mod:`utils.runsize`): ``weights="imagenet"``,
+    given or by default, becomes ``weights=None``, so the same architecture with the
+    same layer names is built without a download. A path to a weights file is kept.
+    Idempotent; returns how many constructors are patched.
+    """
+    import functools
+
+    import keras
+
+    apps = keras.applications
+    count = 0
+    for name in dir(apps):
+        build = getattr(apps, name)
+        if not (name[:1].isupper() and callable(build)):
+            continue
+        if not getattr(build, "_course_random_weights", False):
+            @functools.wraps(build)
+            def random_weights(*args, _build=build, **kwargs):
+                if kwargs.get("weights", "imagenet") == "imagenet" and len(args) < 2:
+                    kwargs["weights"] = None
+                return _build(*args, **kwargs)
+
+            random_weights._course_random_weights = True
+            setattr(apps, name, random_weights)
+        count += 1
+    return count
 
 
 def progress(iterable=None, **kwargs):
