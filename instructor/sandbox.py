@@ -98,10 +98,14 @@ def _bwrap_prefix(ro_binds: list[tuple[Path, str]], work: Path, env: dict[str, s
             "--perms", "1777", "--size", str(256 * 2**20), "--tmpfs", "/dev/shm",
             "--size", str(64 * 2**20), "--tmpfs", "/tmp",
             "--bind", str(work), WORK, "--chdir", WORK]
-    # Parent folders of the mount points, readable by everyone (bwrap would make them 0700).
-    parents = sorted({str(p) for _, dest in ro_binds for p in Path(dest).parents if str(p) != "/"})
+    # Parent folders of the mount points, reachable by everyone: bwrap would create them
+    # 0700, and the unprivileged user inside could not reach a virtual environment in,
+    # say, /tmp/abc/course/.venv. Not /tmp itself (a 1777 tmpfs) nor the system folders
+    # (bound from the host as they are).
+    parents = sorted({str(p) for _, dest in ro_binds for p in Path(dest).parents
+                      if str(p) not in ("/", "/tmp")})
     for parent in parents:
-        if not any(parent == d or parent.startswith(d + "/") for d in SYSTEM_DIRS + ("/tmp",)):
+        if not any(parent == d or parent.startswith(d + "/") for d in SYSTEM_DIRS):
             cmd += ["--perms", "0755", "--dir", parent]
     for src, dest in ro_binds:
         cmd += ["--ro-bind", str(src), dest]

@@ -112,6 +112,40 @@ def test_check_passes_the_solution_and_fails_a_broken_one(tmp_path, capsys):
     assert "FAIL grading_demo q2_mean" in out and "public test failed" in out, out
 
 
+@pytest.mark.skipif(UNCONFINED, reason="needs bubblewrap")
+def test_grading_works_with_the_virtual_environment_under_tmp(tmp_path):
+    """The course installed under /tmp (CI that clones there, an instructor's scratch copy):
+    the sandboxed user must reach the venv through a parent folder that mkdtemp made 0700.
+    A venv without pip under a fresh /tmp folder, seeing this venv's packages through a
+    .pth file, runs `course check` on the demo."""
+    import subprocess
+    import sys
+    import sysconfig
+    import tempfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    outer = Path(tempfile.mkdtemp(dir="/tmp"))       # 0700, as a CI clone's folder is
+    try:
+        venv = outer / "course" / ".venv"
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        site = next(venv.glob("lib/python*/site-packages"))
+        (site / "course_under_test.pth").write_text(
+            f"{sysconfig.get_paths()['purelib']}\n{root}\n")
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        done = subprocess.run(
+            [str(venv / "bin" / "python"), "-c",
+             "import sys; from pathlib import Path; from instructor import grading; "
+             "print(sys.prefix); "
+             f"sys.exit(0 if grading.check([Path({str(SOURCE)!r})], timeout={TIMEOUT}) else 1)"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert done.stdout.splitlines()[0] == str(venv)
+    finally:
+        import shutil
+        shutil.rmtree(outer, ignore_errors=True)
+
+
 def test_questions_of_reads_names_and_points():
     qs = grading.questions_of(nbformat.read(SOURCE, as_version=4))
     assert [(q.name, q.points) for q in qs] == [("q1_square", 2.0), ("q2_mean", 2.0)]
