@@ -50,8 +50,12 @@ def test_make_lab_starts_answers_and_stops(tmp_path):
                JUPYTER_CONFIG_DIR=str(tmp_path / "config"))   # nothing of the user's Jupyter set-up
     args = f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
     log = open(tmp_path / "lab.log", "wb")
+    # A terminal's make lab hears Ctrl+C. This test may itself run as a background job (a CI
+    # script started with &), which inherits SIGINT as ignored, and Python and make keep an
+    # inherited ignore: give the server the default disposition, as a terminal would.
     lab = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"], cwd=ROOT, env=env,
-                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline, status = time.monotonic() + 120, None
         while time.monotonic() < deadline and lab.poll() is None:
