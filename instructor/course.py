@@ -356,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     p_grade.add_argument("--timeout", type=float, default=600, help="seconds per submission")
     p_grade.add_argument("--size", choices=("fast", "full"), default="fast",
                          help="run size for submissions (exercise tests do not depend on it)")
+    p_grade.add_argument("--resume", action="store_true",
+                         help="continue an interrupted batch into the same --out CSV (same seed; "
+                              "students already graded are not graded again)")
     p_grade.add_argument("--unconfined", action="store_true",
                          help="grade without the sandbox where bubblewrap is missing: students' "
                               "code can then read and write what you can (see README)")
@@ -410,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
 
         source = find_lesson(root, args.lesson)
         rows = grading.grade_folder(args.submissions, source, args.out, args.timeout, args.size,
-                                    unconfined=args.unconfined)
+                                    unconfined=args.unconfined, resume=args.resume)
         print(grading.summary(rows))
         print(f"course grade: {len(rows)} rows written to {args.out}")
         return 0

@@ -259,8 +259,11 @@ def run_notebook(nb, probes: list[Probe], seed: int, *, size: str = "fast", time
                 raise ValueError("not written by this grading run")
             answers = {str(k): _decode(v) for k, v in dict(data["answers"]).items()}
             cell_errors = [str(e)[:300] for e in list(data.get("cell_errors", []))[:20]]
-        except (ValueError, KeyError, TypeError) as err:
-            return Run(None, f"the answers could not be read ({err})"[:200], seconds=outcome.seconds)
+        except Exception as err:   # any shape a submission can give its answers file:
+            # not UTF-8, not JSON, nested past the recursion limit, wrong types, no nonce ...
+            detail = str(err)[:120] or type(err).__name__
+            return Run(None, f"the answers could not be read ({type(err).__name__}: {detail})"[:200],
+                       seconds=outcome.seconds)
     return Run(answers, "", cell_errors, outcome.seconds)
 
 
@@ -392,37 +395,123 @@ def require_sandbox(unconfined: bool) -> bool:
 
 def grade_folder(folder: Path, source: Path, csv_path: Path, timeout: float = 600,
                  size: str = "fast", progress: bool = True, unconfined: bool = False,
-                 seed: int | None = None) -> list[Row]:
+                 seed: int | None = None, resume: bool = False) -> list[Row]:
     """Grade every submission in ``folder`` against the source notebook ``source``.
 
-    Writes ``csv_path`` (student, question, points, max_points, reason) and returns the rows.
+    Writes ``csv_path`` (student, question, points, max_points, reason) as it goes: each
+    student's rows are appended and flushed as soon as they are graded, so a crash or a
+    Ctrl+C loses nothing graded before it. Beside it, ``<csv>.batch.json`` records the
+    batch's seed and the source's hash; ``resume=True`` continues such a batch with the
+    same seed (so the same probe inputs and reference answers), grading only the students
+    without a complete set of rows. Any failure while grading one submission becomes that
+    student's rows (0 points and the reason); the batch always finishes. Returns all rows.
     """
     from tqdm.auto import tqdm
 
-    folder, source = Path(folder), Path(source)
+    folder, source, csv_path = Path(folder), Path(source), Path(csv_path)
     if not folder.is_dir():
         raise FileNotFoundError(f"no submissions folder at {folder}")
     confined = require_sandbox(unconfined)
     source_nb = nbformat.read(source, as_version=4)
     questions = questions_of(source_nb)
     probes = [p for q in questions for p in q.probes]
-    seed = secrets.randbelow(2**31) if seed is None else seed
+    rows, seed = _start_batch(csv_path, source, questions, size, seed, resume)
+    done = {r.student for r in rows}
+    todo = [entry for entry in submissions_in(folder) if entry[0] not in done]
+    if resume:
+        print(f"course grade: resuming {csv_path.name}: {len(done)} student(s) already graded, "
+              f"{len(todo)} to go (seed {seed})", file=sys.stderr)
+    reference = None
+    for student, path, problem in tqdm(todo, desc="grading", unit="submission",
+                                       disable=not progress):
+        try:
+            problem = problem or _not_a_notebook(path)
+            if problem:
+                student_rows = zero_rows(student, questions, problem)
+            else:
+                if reference is None:
+                    reference = _run_reference(source, source_nb, probes, seed, size, timeout, confined)
+                run = run_notebook(nbformat.read(path, as_version=4), probes, seed, size=size,
+                                   timeout=timeout, confined=confined)
+                student_rows = score(student, questions, run, reference)
+        except _ReferenceFailed:
+            raise
+        except Exception as err:   # a failure the grader did not foresee: this student only
+            student_rows = zero_rows(student, questions, "the grader could not grade this "
+                                     f"submission ({type(err).__name__}); ask your instructor")
+        _append_csv(student_rows, csv_path)
+        rows += student_rows
+    return rows
+
+
+class _ReferenceFailed(RuntimeError):
+    """The reference solution did not run: no student can be graded (the batch stops)."""
+
+
+def _run_reference(source, source_nb, probes, seed, size, timeout, confined) -> Run:
     reference_nb, _ = solution_notebook(source_nb)
     reference = run_notebook(reference_nb, probes, seed, size=size, timeout=timeout, confined=confined)
     if reference.answers is None:
-        raise RuntimeError(f"the reference solution of {source.name} did not run: {reference.reason}")
-    rows: list[Row] = []
-    for student, path, problem in tqdm(submissions_in(folder), desc="grading", unit="submission",
-                                       disable=not progress):
-        problem = problem or _not_a_notebook(path)
-        if problem:
-            rows += zero_rows(student, questions, problem)
-            continue
-        run = run_notebook(nbformat.read(path, as_version=4), probes, seed, size=size,
-                           timeout=timeout, confined=confined)
-        rows += score(student, questions, run, reference)
+        raise _ReferenceFailed(f"the reference solution of {source.name} did not run: {reference.reason}")
+    return reference
+
+
+def _batch_file(csv_path: Path) -> Path:
+    return csv_path.with_name(csv_path.name + ".batch.json")
+
+
+def _start_batch(csv_path: Path, source: Path, questions: list[Question], size: str,
+                 seed: int | None, resume: bool) -> tuple[list[Row], int]:
+    """The rows already graded and the seed: a new batch (an empty CSV and a new batch
+    file) or, with ``resume``, the recorded one (complete students' rows kept, others
+    dropped to be graded again)."""
+    import hashlib
+
+    digest = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+    batch = _batch_file(csv_path)
+    if resume:
+        if not (batch.is_file() and csv_path.is_file()):
+            raise SystemExit(f"course grade --resume: no batch to resume at {csv_path} "
+                             f"(expected it and {batch.name} from an earlier run)")
+        recorded = json.loads(batch.read_text())
+        if recorded.get("source_sha256") != digest or recorded.get("size") != size:
+            raise SystemExit(f"course grade --resume: {csv_path} was graded against another "
+                             f"version of {source.name} or another size; grade afresh instead")
+        if seed is not None and seed != recorded["seed"]:
+            raise SystemExit("course grade --resume: the batch's seed is recorded; do not pass another")
+        seed = int(recorded["seed"])
+        by_student: dict[str, list[Row]] = {}
+        with open(csv_path, newline="") as f:
+            for record in csv.DictReader(f):
+                by_student.setdefault(record["student"], []).append(
+                    Row(record["student"], record["question"], float(record["points"]),
+                        float(record["max_points"]), record["reason"]))
+        names = {q.name for q in questions}
+        rows = [r for rs in by_student.values() if {r.question for r in rs} == names for r in rs]
+    else:
+        seed = secrets.randbelow(2**31) if seed is None else seed
+        rows = []
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
     write_csv(rows, csv_path)
-    return rows
+    batch.write_text(json.dumps({"seed": seed, "source": Path(source).name,
+                                 "source_sha256": digest, "size": size}, indent=1) + "\n")
+    return rows, seed
+
+
+def _csv_row(r: Row) -> list[str]:
+    return [r.student, r.question, f"{round(r.points, 2):g}", f"{r.max_points:g}", r.reason]
+
+
+def _append_csv(rows: list[Row], csv_path: Path) -> None:
+    """Append one student's rows in one write, flushed to disk."""
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(_csv_row(r) for r in rows)
+    with open(csv_path, "a", newline="") as f:
+        f.write(buffer.getvalue())
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def write_csv(rows: list[Row], csv_path: Path) -> None:
@@ -432,7 +521,7 @@ def write_csv(rows: list[Row], csv_path: Path) -> None:
         writer = csv.writer(f)
         writer.writerow(RESULT_FIELDS)
         for r in rows:
-            writer.writerow([r.student, r.question, f"{round(r.points, 2):g}", f"{r.max_points:g}", r.reason])
+            writer.writerow(_csv_row(r))
 
 
 def check(sources: list[Path], timeout: float, unconfined: bool = False, twice: bool = True) -> bool:

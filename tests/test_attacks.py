@@ -122,6 +122,31 @@ import socket
         except OSError:
             pass
     return None""" % port, "return None"), "", "last", 0, ""),
+        # Answers files that break each step of reading them, outside the sandbox.
+        "nests_answers_past_the_recursion_limit": (RIGHT_SQUARE, """
+import json
+_dump = json.dump
+def _deep(obj, f, **kw):           # json.loads raises RecursionError, not ValueError
+    f.write('{"nonce": "' + obj["nonce"] + '", "answers": ' + "[" * 200_000 + "]" * 200_000 + "}")
+json.dump = _deep
+""", "last", 0, "could not be read (RecursionError"),
+        "writes_answers_that_are_not_utf8": (RIGHT_SQUARE, """
+import json
+def _bytes(obj, f, **kw):
+    f.flush()
+    with open(f.name, "wb") as raw:
+        raw.write(b"\\xff\\xfe\\x00not json")
+json.dump = _bytes
+""", "last", 0, "could not be read (UnicodeDecodeError"),
+        "answers_of_the_wrong_types": (RIGHT_SQUARE, """
+import json
+_dump = json.dump
+def _wrong(obj, f, **kw):
+    obj["answers"] = [[1, 2], "three", {"4": None}]
+    obj["cell_errors"] = 7
+    return _dump(obj, f, **kw)
+json.dump = _wrong
+""", "last", 0, "could not be read"),
         "fork_bomb": (RIGHT_SQUARE, """
 import os
 while True:

@@ -146,6 +146,70 @@ def test_grading_works_with_the_virtual_environment_under_tmp(tmp_path):
         shutil.rmtree(outer, ignore_errors=True)
 
 
+def test_an_interrupted_batch_keeps_its_rows_and_resumes_without_regrading(graded, tmp_path, monkeypatch):
+    """Rows are written as each student is graded; Ctrl+C (KeyboardInterrupt) at the second
+    submission keeps the first; --resume grades the rest with the same seed, nobody twice."""
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    for name, mean in (("ann", "return sum(values) / len(values)"), ("ben", "return sum(values) / 3"),
+                       ("cat", "return 0.0")):
+        nbformat.write(with_answers(graded["student"], "return x * x", mean), folder / f"{name}.ipynb")
+    out = tmp_path / "grades.csv"
+    real_run, graded_names, interrupt = grading.run_notebook, [], [True]
+
+    def run_once(nb, *args, **kwargs):
+        if any("return 0.0" in c.source for c in nb.cells) and interrupt[0]:
+            raise KeyboardInterrupt              # the instructor's Ctrl+C during cat
+        graded_names.append(nb)
+        return real_run(nb, *args, **kwargs)
+
+    monkeypatch.setattr(grading, "run_notebook", run_once)
+    with pytest.raises(KeyboardInterrupt):
+        grading.grade_folder(folder, SOURCE, out, timeout=TIMEOUT, progress=False,
+                             unconfined=UNCONFINED)
+    with open(out, newline="") as f:
+        first = list(csv.DictReader(f))
+    assert {r["student"] for r in first} == {"ann", "ben"}
+    seed = __import__("json").loads(out.with_name("grades.csv.batch.json").read_text())["seed"]
+    interrupt[0] = False                      # cat runs normally from now on
+    calls_before = len(graded_names)
+    rows = grading.grade_folder(folder, SOURCE, out, timeout=TIMEOUT, progress=False,
+                                unconfined=UNCONFINED, resume=True)
+    # only the reference and cat ran again
+    assert len(graded_names) - calls_before == 2
+    assert {(r.student, r.question): r.points for r in rows} == {
+        ("ann", "q1_square"): 2, ("ann", "q2_mean"): 2, ("ben", "q1_square"): 2,
+        ("ben", "q2_mean"): 1, ("cat", "q1_square"): 2, ("cat", "q2_mean"): 0}
+    with open(out, newline="") as f:
+        assert len(list(csv.DictReader(f))) == 6
+    assert __import__("json").loads(out.with_name("grades.csv.batch.json").read_text())["seed"] == seed
+    with pytest.raises(SystemExit, match="seed is recorded"):
+        grading.grade_folder(folder, SOURCE, out, seed=seed + 1, progress=False,
+                             unconfined=UNCONFINED, resume=True)
+
+
+def test_a_failure_the_grader_did_not_foresee_costs_only_that_student(graded, tmp_path, monkeypatch):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    for name in ("amy", "bo"):
+        nbformat.write(with_answers(graded["student"], "return x * x",
+                                    "return sum(values) / len(values)"), folder / f"{name}.ipynb")
+    real_score = grading.score
+
+    def score(student, *args):                  # e.g. a comparison that recursed too deeply
+        if student == "amy":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real_score(student, *args)
+
+    monkeypatch.setattr(grading, "score", score)
+    rows = grading.grade_folder(folder, SOURCE, tmp_path / "g.csv", timeout=TIMEOUT,
+                                progress=False, unconfined=UNCONFINED)
+    got = {(r.student, r.question): (r.points, r.reason) for r in rows}
+    assert got[("bo", "q2_mean")] == (2, "all tests passed")
+    assert got[("amy", "q1_square")] == (
+        0, "the grader could not grade this submission (RecursionError); ask your instructor")
+
+
 def test_questions_of_reads_names_and_points():
     qs = grading.questions_of(nbformat.read(SOURCE, as_version=4))
     assert [(q.name, q.points) for q in qs] == [("q1_square", 2.0), ("q2_mean", 2.0)]
