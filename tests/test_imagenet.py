@@ -152,3 +152,28 @@ def test_stained_glass_has_dark_borders_between_flat_cells():
     dark = img.max(axis=-1) < 0.1
     assert 0.05 < dark.mean() < 0.5
     assert len(np.unique(img.reshape(-1, 3), axis=0)) <= 8         # 7 colours and black
+
+
+def test_claim_asserts_when_strict_and_prints_otherwise(capsys):
+    from utils.imagenet import claim
+
+    claim(True, "holds", strict=True)
+    with pytest.raises(AssertionError, match="the dream drifts"):
+        claim(False, "the dream drifts", strict=True)
+    claim(False, "the dream drifts", strict=False)
+    claim(True, "the loss falls", strict=False)
+    assert capsys.readouterr().out.splitlines() == ["does NOT hold in this run: the dream drifts",
+                                                    "holds in this run: the loss falls"]
+
+
+def test_generated_class_index_names_1000_classes_without_a_download(monkeypatch):
+    import keras
+    from keras.src.applications import imagenet_utils
+
+    from utils.imagenet import use_generated_class_index
+
+    monkeypatch.setattr(imagenet_utils, "CLASS_INDEX", None)
+    assert use_generated_class_index()
+    top = keras.applications.mobilenet_v2.decode_predictions(np.eye(1000)[[7]], top=1)[0][0]
+    assert top[:2] == ("n00000007", "class_7")
+    assert not use_generated_class_index()          # an index already loaded is kept

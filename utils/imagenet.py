@@ -1,4 +1,4 @@
-"""Pretrained ImageNet backbones, photos and image losses (lessons 04, 08 and 09).
+"""Pretrained ImageNet backbones, photos and image losses (lessons 04, 05, 08 and 09).
 
 The image being optimized is always a float32 RGB array in [0, 1]; :func:`backbone`
 returns a model that takes such images and applies the right ``preprocess_input``
@@ -239,3 +239,43 @@ def save_image(img, path: str | Path) -> Path:
     arr = np.clip(np.asarray(img, dtype=np.float32), 0, 1)
     skimage.io.imsave(path, (arr * 255).round().astype(np.uint8), check_contrast=False)
     return path
+
+
+def claim(holds, text: str, strict: bool) -> None:
+    """A lesson's claim about the numbers of its run (lessons 08 and 09).
+
+    ``strict``: the claim holds where it is asserted, because it was measured on this
+    backbone and run size (the stored run and CI) or is a published result; it is
+    asserted. Otherwise, on a backbone the course could not run where it is built
+    (InceptionV3 or VGG19 with their downloaded weights) or in the smoke size (random
+    weights, a tiny run), it is printed with whether it held, and the run goes on.
+    """
+    if strict:
+        assert holds, text
+    else:
+        print(f"{'holds' if holds else 'does NOT hold'} in this run: {text}")
+
+
+def use_generated_class_index() -> bool:
+    """For the smoke size (CI only): ImageNet's class names become ``class_0`` ... ``class_999``.
+
+    ``keras.applications.*.decode_predictions`` downloads ImageNet's class index once
+    and checks its hash, so no generated file can stand in for it offline; this fills
+    Keras's in-memory copy instead. Returns False if Keras had already loaded the real one.
+    """
+    from keras.src.applications import imagenet_utils
+
+    if imagenet_utils.CLASS_INDEX is not None:
+        return False
+    imagenet_utils.CLASS_INDEX = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}
+    return True
+
+
+def _smoke_setup() -> None:
+    from .runsize import is_smoke
+
+    if is_smoke():  # CI's online path offline: the lessons' decode_predictions must not download
+        use_generated_class_index()
+
+
+_smoke_setup()
