@@ -362,6 +362,15 @@ def main(argv: list[str] | None = None) -> int:
     p_grade.add_argument("--unconfined", action="store_true",
                          help="grade without the sandbox where bubblewrap is missing: students' "
                               "code can then read and write what you can (see README)")
+    p_gs = sub.add_parser("gradescope", help="a Gradescope autograder (autograder.zip) for one lesson")
+    p_gs.add_argument("lesson", help='the lesson: number ("01"), name, or a source notebook path')
+    p_gs.add_argument("--out", type=Path, default=None,
+                      help="folder for autograder.zip (default: dist/gradescope/<lesson>/)")
+    p_gs.add_argument("--timeout", type=float, default=600,
+                      help="seconds per run in the container (the reference and the submission each)")
+    p_gs.add_argument("--visibility", default="visible",
+                      choices=("visible", "hidden", "after_due_date", "after_published"),
+                      help="when students see each question's result on Gradescope")
     sub.add_parser("sync", help="rewrite setup cells and Colab badges from pyproject's URL")
     p_site = sub.add_parser("site", help="build the course website (lessons without solutions)")
     p_site.add_argument("--out", type=Path, default=None, help="output folder (default: dist/site)")
@@ -382,6 +391,16 @@ def main(argv: list[str] | None = None) -> int:
         from . import site
 
         return site.main([] if args.out is None else ["--out", str(args.out)])
+
+    if args.command == "gradescope":
+        from . import gradescope
+
+        source = find_lesson(root, args.lesson)
+        zip_path = gradescope.build(source, args.out or root / "dist" / "gradescope" / source.stem,
+                                    timeout=args.timeout, visibility=args.visibility)
+        print(f"course gradescope: {source.name} -> {_shown(zip_path)} (upload it as the "
+              "assignment's autograder; see README, 'Grading on Gradescope')")
+        return 0
 
     if args.command == "sync":
         changed = sync(root)
