@@ -90,13 +90,20 @@ if [ -z "$PY" ]; then
     apt-get install -y -q python3.12 python3.12-venv || apt-get install -y -q python3.11 python3.11-venv || true
     PY="$(find_python || true)"
 fi
-if [ -n "$PY" ] && "$PY" -m venv {VENV}; then
-    :
-else
-    # No suitable system Python (an older Ubuntu image): a standalone one through uv.
+if [ -n "$PY" ] && ! "$PY" -m venv {VENV}; then
+    # Ubuntu ships venv's ensurepip separately (python3.X-venv).
+    rm -rf {VENV}
+    apt-get install -y -q "python$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv" || true
+    "$PY" -m venv {VENV} || PY=""
+fi
+if [ -z "$PY" ]; then
+    # No suitable system Python (an older Ubuntu image): a standalone one through uv, kept
+    # outside /root so that the sandbox's user can run it.
+    rm -rf {VENV}
     apt-get install -y -q python3-pip || true
     python3 -m pip install -q uv || python3 -m pip install -q --break-system-packages uv
-    python3 -m uv venv --python 3.12 --seed {VENV}
+    UV_PYTHON_INSTALL_DIR=/opt/uv-python python3 -m uv venv --python 3.12 --seed {VENV}
+    chmod -R a+rX /opt/uv-python
 fi
 {VENV}/bin/python -m pip install -q --upgrade pip
 {VENV}/bin/python -m pip install -q -r grader-requirements.txt -c constraints.txt
