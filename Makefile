@@ -10,7 +10,8 @@
 # without extras into a fresh venv), make test-lowest (the unit tests and lesson 01 on the
 # oldest versions that pyproject.toml declares, in .venv-lowest), make test-colab (Colab's
 # versions on Python 3.13, in .venv-colab: the setup cell changes none of them; unit tests,
-# lessons 01, 02, 07), make clean.
+# lessons 01, 02, 07), make test-online (lessons 03, 04, 05, 08, 09 on their online path in
+# the smoke size: random ImageNet weights, generated data in the real formats), make clean.
 
 VENV ?= .venv
 # The first Python on PATH that TensorFlow supports (3.11 to 3.13); override with PYTHON=...
@@ -20,7 +21,7 @@ PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.13; do \
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
 
-.PHONY: setup lab test test-packaging test-web test-lowest test-colab student sync site slides execute clean
+.PHONY: setup lab test test-online test-packaging test-web test-lowest test-colab student sync site slides execute clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found on PATH (TensorFlow supports those). Install one, or run: make PYTHON=/path/to/python3.12 ..."; exit 1; }
@@ -43,6 +44,28 @@ lab: $(STAMP)
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	COURSE_SIZE=$${COURSE_SIZE:-fast} $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
+
+# The path a student runs online, offline, in the smoke size (CI only; utils/runsize.py):
+# keras.applications networks build with random weights, and a fresh temporary KERAS_HOME
+# holds the offline copies ($(OFFLINE_DATA), as .ci/run copies them) plus generated files in
+# the real formats where the real loaders look (python -m utils.standin --online: CIFAR-10
+# for keras.datasets.cifar10, flower_photos for utils.transfer.load_flowers). An IPython
+# startup file lets Keras's download check accept the generated CIFAR-10 archive (its
+# sha256 cannot be the real one's; utils.standin.accept_generated_files). CIFAR10_DIR is
+# unset, so lesson 03 loads through keras.datasets. The numbers mean nothing; a wrong layer
+# name, a shape only the big networks produce or a broken online-only line fails.
+OFFLINE_DATA ?= ../shared/offline-data
+ONLINE_NOTEBOOKS ?= notebooks/03_cifar10.ipynb notebooks/04_transfer_learning.ipynb \
+	notebooks/05_interpretability.ipynb notebooks/08_deep_dream.ipynb notebooks/09_style_transfer.ipynb
+test-online: $(STAMP)
+	tmp="$$(mktemp -d)" && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PY) tools/offline_cache.py $(OFFLINE_DATA) --keras-home "$$tmp/keras" && \
+	$(PY) -m utils.standin --online "$$tmp/keras" && \
+	mkdir -p "$$tmp/ipython/profile_default/startup" && \
+	echo "import utils.standin; utils.standin.accept_generated_files()" \
+		> "$$tmp/ipython/profile_default/startup/00-accept-generated-files.py" && \
+	env -u CIFAR10_DIR KERAS_HOME="$$tmp/keras" IPYTHONDIR="$$tmp/ipython" COURSE_SIZE=smoke \
+		$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(ONLINE_NOTEBOOKS)
 
 test-packaging: $(STAMP)
 	$(PY) -m pytest tests/packaging

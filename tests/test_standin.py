@@ -1,6 +1,7 @@
 """Tests for utils.standin: the synthetic CIFAR-10 stand-in, its file format and its data."""
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,3 +129,95 @@ def test_command_line(tmp_path, capsys):
     assert "written to" in capsys.readouterr().out
     assert data.cifar10_is_standin(tmp_path)
     assert "Not CIFAR-10" in (tmp_path / data.CIFAR10_FOLDER / "STAND-IN.txt").read_text()
+
+
+# --- The smoke size's generated downloads (python -m utils.standin --online KERAS_HOME) ---
+
+CIFAR10_ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"   # the real archive's
+
+
+def _keras_get_cifar10(keras_home):
+    """What keras.datasets.cifar10.load_data() asks get_file for (Keras 3), into keras_home."""
+    from keras.src.utils.file_utils import get_file
+
+    return get_file(fname=standin.KERAS_CIFAR10, origin=CIFAR10_ORIGIN, extract=True,
+                    file_hash=CIFAR10_SHA256, cache_dir=str(keras_home))
+
+
+@pytest.fixture
+def no_download(monkeypatch):
+    from keras.src.utils import file_utils
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("tried to download")
+
+    monkeypatch.setattr(file_utils, "urlretrieve", refuse)
+    monkeypatch.setattr(file_utils, "validate_file", file_utils.validate_file)   # restored afterwards
+    return file_utils
+
+
+def test_generated_cifar10_archive_is_found_extracted_and_parsed_by_keras(tmp_path, no_download):
+    from keras.src.datasets.cifar import load_batch
+
+    archive = standin.write_keras_cifar10_archive(tmp_path, n_train=50, n_test=10, seed=1)
+    assert archive == tmp_path / "datasets" / "cifar-10-batches-py-target_archive"
+    standin.accept_generated_files()
+    standin.accept_generated_files()                      # idempotent
+    folder = _keras_get_cifar10(tmp_path)                 # no download: no_download would raise
+    x, y = load_batch(str(Path(folder) / data.CIFAR10_FOLDER / "data_batch_5"))
+    assert x.shape == (10, 3, 32, 32) and len(y) == 10
+
+
+def test_keras_downloads_over_a_generated_file_unless_told_to_accept_it(tmp_path, no_download):
+    # Keras checks the cached archive against the real sha256 every time, and an
+    # extracted folder alone does not count: without accept_generated_files it downloads.
+    standin.write_keras_cifar10_archive(tmp_path, n_train=50, n_test=10)
+    with pytest.raises(AssertionError, match="tried to download"):
+        _keras_get_cifar10(tmp_path)
+
+
+def test_a_changed_generated_file_and_other_files_are_checked_as_before(tmp_path, no_download):
+    archive = standin.write_keras_cifar10_archive(tmp_path, n_train=50, n_test=10)
+    other = tmp_path / "other.bin"
+    other.write_bytes(b"abc")
+    sha_abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    standin.accept_generated_files()
+    assert no_download.validate_file(str(archive), CIFAR10_SHA256)
+    assert no_download.validate_file(str(other), sha_abc)
+    assert not no_download.validate_file(str(other), CIFAR10_SHA256)
+    with open(archive, "ab") as f:
+        f.write(b"\0")
+    assert not no_download.validate_file(str(archive), CIFAR10_SHA256)
+
+
+def test_generated_flower_photos_are_where_load_flowers_looks(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from utils import transfer
+
+    root = standin.write_flower_photos(tmp_path, per_class=3, seed=0)
+    assert root == tmp_path / "datasets" / "flower_photos"
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == sorted(transfer.FLOWERS_CLASSES)
+    for name in transfer.FLOWERS_CLASSES:
+        files = sorted((root / name).glob("*.jpg"))
+        assert len(files) == 3
+        with Image.open(files[0]) as img:
+            assert img.format == "JPEG" and img.mode == "RGB" and min(img.size) >= 120
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(transfer, "fetch", lambda *a, **k: pytest.fail("load_flowers downloaded"))
+    assert transfer.load_flowers() == root
+
+
+def test_online_command_line(tmp_path, monkeypatch, capsys):
+    import functools
+
+    from utils import transfer
+
+    small = functools.partial(standin.write_keras_cifar10_archive, n_train=50, n_test=10)
+    monkeypatch.setattr(standin, "write_keras_cifar10_archive", small)   # 50,000 rows take a minute
+    standin.main(["--online", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "cifar-10-batches-py-target_archive" in out and "flower_photos" in out
+    assert (tmp_path / "datasets" / "cifar-10-batches-py-target_archive.course-generated").is_file()
+    assert all((tmp_path / "datasets" / "flower_photos" / c).is_dir() for c in transfer.FLOWERS_CLASSES)

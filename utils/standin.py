@@ -23,13 +23,39 @@ notebook can say plainly which data it ran on.
 From a shell::
 
     python -m utils.standin /tmp/cifar-standin        # then: export CIFAR10_DIR=/tmp/cifar-standin
+
+**The online path, offline** (``make test-online``, CI only, with ``COURSE_SIZE=smoke``)::
+
+    python -m utils.standin --online "$KERAS_HOME"
+
+writes generated files where the real loaders look, in the real formats:
+
+* ``datasets/cifar-10-batches-py-target_archive``: a ``.tar.gz`` laid out like
+  ``cifar-10-python.tar.gz`` (``cifar-10-batches-py/`` with 5 x 10,000 training and
+  10,000 test rows of this stand-in), where ``keras.datasets.cifar10.load_data()``
+  (Keras 3's ``get_file(fname="cifar-10-batches-py-target", extract=True)``) looks for
+  its download. Keras checks that file's sha256 against the real archive's *every*
+  time, before extracting it again (an extracted folder alone is ignored and
+  downloaded over), so no generated file can pass that check: a sidecar
+  ``...target_archive.course-generated`` records the generated archive's own sha256,
+  and :func:`accept_generated_files`, run in the kernel (an IPython startup file in
+  ``make test-online``), lets Keras's ``validate_file`` accept a file that matches its
+  sidecar. Everything else (finding the file, extracting it, parsing the batches) is
+  Keras's own code.
+* ``datasets/flower_photos/<class>/*.jpg``: small JPEGs of five generated classes
+  named as :data:`utils.transfer.FLOWERS_CLASSES`, where
+  :func:`utils.transfer.load_flowers` finds them without downloading. Not flowers.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import pickle
+import shutil
+import tarfile
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -170,16 +196,145 @@ def write_cifar10_standin(folder: str | os.PathLike, n_train: int = 50_000,
     return out
 
 
+# keras.datasets.cifar10.load_data() calls get_file(fname=KERAS_CIFAR10, extract=True):
+# Keras 3 keeps the download as datasets/<fname>_archive and extracts it to datasets/<fname>.
+KERAS_CIFAR10 = "cifar-10-batches-py-target"
+GENERATED_SUFFIX = ".course-generated"   # sidecar: the generated file's own sha256
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _mark_generated(path: Path, what: str) -> None:
+    """Write ``path``'s sidecar: its sha256, then a line saying what it is."""
+    Path(str(path) + GENERATED_SUFFIX).write_text(f"{_sha256(path)}\n{what}\n")
+
+
+def write_keras_cifar10_archive(keras_home: str | os.PathLike, n_train: int = 50_000,
+                                n_test: int = 10_000, seed: int = 0) -> Path:
+    """Write the stand-in as ``keras.datasets.cifar10`` caches its download; return the file.
+
+    ``keras_home/datasets/cifar-10-batches-py-target_archive`` is a gzipped tar holding
+    ``cifar-10-batches-py/`` (as ``cifar-10-python.tar.gz`` does), beside its sidecar
+    (see :func:`accept_generated_files`). ``load_data()`` needs five training batches
+    of exactly 10,000 rows, so only ``n_train=50_000`` works there; smaller values are
+    for tests.
+    """
+    datasets = Path(keras_home) / "datasets"
+    datasets.mkdir(parents=True, exist_ok=True)
+    archive = datasets / f"{KERAS_CIFAR10}_archive"
+    with tempfile.TemporaryDirectory(dir=datasets) as tmp:
+        folder = write_cifar10_standin(tmp, n_train, n_test, seed)
+        part = datasets / (archive.name + ".part")
+        with tarfile.open(part, "w:gz", compresslevel=1) as tar:
+            tar.add(folder, arcname=CIFAR10_FOLDER)
+        os.replace(part, archive)
+    shutil.rmtree(datasets / KERAS_CIFAR10, ignore_errors=True)   # Keras extracts it again anyway
+    _mark_generated(archive, STANDIN_NOTE + " Not cifar-10-python.tar.gz.")
+    return archive
+
+
+# Five generated classes, one per flower class: a shape in a colour on a gradient.
+FLOWER_LOOKS = {"daisy": ("disk", (240, 240, 235)), "dandelion": ("ring", (245, 205, 30)),
+                "roses": ("plus", (200, 30, 50)), "sunflowers": ("triangle", (250, 170, 20)),
+                "tulips": ("wide rectangle", (230, 90, 160))}
+
+
+def write_flower_photos(keras_home: str | os.PathLike, per_class: int = 24, seed: int = 0) -> Path:
+    """Write ``keras_home/datasets/flower_photos/<class>/*.jpg`` and return the folder.
+
+    ``per_class`` JPEGs of each class of :data:`utils.transfer.FLOWERS_CLASSES`, of
+    varied sizes (about 120 to 320 pixels a side, like the real photos' varied
+    shapes, only smaller), each a shape of the class's colour on a noisy background.
+    Not flowers: only the layout and the file format are the real ones.
+    """
+    from PIL import Image
+
+    from .transfer import FLOWERS_CLASSES
+
+    if per_class <= 0:
+        raise ValueError(f"per_class must be positive, got {per_class}")
+    root = Path(keras_home) / "datasets" / "flower_photos"
+    rng = np.random.default_rng(seed)
+    for label, name in enumerate(FLOWERS_CLASSES):
+        shape, rgb = FLOWER_LOOKS[name]
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        shape_label = SHAPES.index(shape)
+        for i in range(per_class):
+            h, w = (int(v) for v in rng.integers(120, 321, size=2))
+            yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+            base = rng.uniform(0, 1, 3) * 0.5
+            img = base + 0.3 * xx[..., None] * rng.uniform(-1, 1, 3) + rng.normal(0, 0.05, (h, w, 3))
+            cy, cx = rng.uniform(0.35, 0.65, 2) * (h, w)
+            half = rng.uniform(0.2, 0.35) * min(h, w)
+            mask = _shape_masks(np.array([shape_label]), ((np.mgrid[0:h, 0:w][1] - cx) / half)[None],
+                                ((np.mgrid[0:h, 0:w][0] - cy) / half)[None])[0]
+            colour = np.clip(np.array(rgb) / 255 + rng.normal(0, 0.06, 3), 0, 1)
+            img[mask] = colour
+            pixels = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f"generated_{name}_{i:04d}.jpg", quality=85)
+    (root / "GENERATED.txt").write_text(
+        "Generated by utils.standin (cnn-keras-course) for CI's smoke size: one shape per class "
+        "on noisy backgrounds, in flower_photos' layout and format. Not the flower photos.\n")
+    return root
+
+
+def accept_generated_files() -> None:
+    """Let Keras's download check accept the files this module generated (CI only).
+
+    ``keras.utils.get_file`` validates a cached download against the real file's sha256
+    (and downloads again when it differs). After this call, a file with a
+    ``.course-generated`` sidecar passes when its sha256 equals the one the sidecar
+    records (the file as generated); every other file is checked as before.
+    Idempotent. Used by ``make test-online`` in the kernel, never by a lesson.
+    """
+    from keras.src.utils import file_utils
+
+    if getattr(file_utils.validate_file, "_course_generated", False):
+        return
+    original = file_utils.validate_file
+
+    def validate_file(fpath, file_hash, algorithm="auto", chunk_size=65535):
+        sidecar = Path(str(fpath) + GENERATED_SUFFIX)
+        if sidecar.is_file():
+            return _sha256(Path(fpath)) == sidecar.read_text().split()[0]
+        return original(fpath, file_hash, algorithm=algorithm, chunk_size=chunk_size)
+
+    validate_file._course_generated = True
+    file_utils.validate_file = validate_file
+
+
+def write_online(keras_home: str | os.PathLike, seed: int = 0) -> dict[str, Path]:
+    """Both generated downloads of the smoke size into ``keras_home``."""
+    return {"cifar10": write_keras_cifar10_archive(keras_home, seed=seed),
+            "flowers": write_flower_photos(keras_home, seed=seed)}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m utils.standin",
         description="Write a synthetic CIFAR-10 stand-in (CIFAR-10's file format, not its "
-                    "images) for offline runs of lesson 03; then set CIFAR10_DIR to FOLDER.")
-    parser.add_argument("folder")
+                    "images) for offline runs of lesson 03; then set CIFAR10_DIR to FOLDER. "
+                    "With --online, write generated CIFAR-10 and flower photos where "
+                    "keras.datasets and utils.transfer.load_flowers look in KERAS_HOME "
+                    "(CI's smoke size; see the module's docstring).")
+    parser.add_argument("folder", help="FOLDER, or KERAS_HOME with --online")
+    parser.add_argument("--online", action="store_true",
+                        help="write into FOLDER as a Keras cache (KERAS_HOME) for COURSE_SIZE=smoke")
     parser.add_argument("--train", type=int, default=50_000, help="training images (default 50000)")
     parser.add_argument("--test", type=int, default=10_000, help="test images (default 10000)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.online:
+        for name, path in write_online(args.folder, seed=args.seed).items():
+            print(f"generated {name} (not the real data) written to {path}")
+        return
     out = write_cifar10_standin(args.folder, args.train, args.test, args.seed)
     print(f"stand-in CIFAR-10 ({args.train} + {args.test} synthetic images) written to {out}")
 
