@@ -52,7 +52,7 @@ def student(tmp_path_factory):
                          as_version=4)
 
 
-def run_autograder(zip_path: Path, root: Path, files: dict) -> dict:
+def run_autograder(zip_path: Path, root: Path, files: dict, env: dict | None = None) -> dict:
     """Unpack the zip as Gradescope does, put ``files`` (name: bytes or notebook) in the
     submission folder, run run_autograder; return results.json and the results folder."""
     with zipfile.ZipFile(zip_path) as zf:
@@ -68,7 +68,8 @@ def run_autograder(zip_path: Path, root: Path, files: dict) -> dict:
             (root / "submission" / name).write_bytes(content)
         else:
             nbformat.write(content, root / "submission" / name)
-    env = {**os.environ, "GRADESCOPE_ROOT": str(root), "GRADESCOPE_PYTHON": sys.executable}
+    env = {**os.environ, "GRADESCOPE_ROOT": str(root), "GRADESCOPE_PYTHON": sys.executable,
+           **(env or {})}
     done = subprocess.run([str(root / "source" / "run_autograder")], cwd=root, env=env,
                           capture_output=True, text=True, timeout=4 * TIMEOUT + 60)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -97,9 +98,16 @@ def graded(autograder, student, tmp_path_factory):
     for name in ATTACKS:
         answers, attack, where, _, _ = cases[name]
         subs[name] = {"grading_demo.ipynb": submission(student, answers, attack, where)}
+    # A container where bwrap cannot create namespaces (Docker's defaults): a bwrap that
+    # fails as it does there comes first on PATH.
+    fake = tmp_path_factory.mktemp("fakebin")
+    (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    (fake / "bwrap").chmod(0o755)
+    subs["no_namespaces"] = {"grading_demo.ipynb": with_answers(student, *right)}
+    envs = {"no_namespaces": {"PATH": f"{fake}:{os.environ['PATH']}"}}
     top = tmp_path_factory.mktemp("autograders")
     with ThreadPoolExecutor(2) as pool:
-        futures = {name: pool.submit(run_autograder, autograder, top / name, files)
+        futures = {name: pool.submit(run_autograder, autograder, top / name, files, envs.get(name))
                    for name, files in subs.items()}
     return {name: f.result() for name, f in futures.items()} | {"_cases": cases}
 
@@ -161,6 +169,7 @@ EXPECTED = {
     "carol": {"q1_square": 2, "q2_mean": 0},
     "empty": {"q1_square": 0, "q2_mean": 0},
     "nothing": {"q1_square": 0, "q2_mean": 0},
+    "no_namespaces": {"q1_square": 2, "q2_mean": 2},
 }
 
 
@@ -185,6 +194,13 @@ def test_each_shortfall_has_a_reason_a_student_can_act_on(graded):
     assert honest["score"] == 4 and "4 / 4 points" in honest["output"]
     assert honest["stdout_visibility"] == "hidden"
     assert ("sandbox" in honest["output"]) if CONFINED else ("unconfined" in honest["output"])
+
+
+def test_without_namespaces_the_notebook_runs_unconfined_and_results_say_so(graded):
+    results = graded["no_namespaces"]["results"]
+    assert "cannot run the grading sandbox" in results["output"]
+    assert "cannot create namespaces" in results["output"] and "ran unconfined" in results["output"]
+    assert results["extra_data"]["confined"] is False and results["score"] == 4
 
 
 @pytest.mark.skipif(not CONFINED, reason=f"the attacks need the sandbox: {sandbox.available()}")
