@@ -356,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     p_grade.add_argument("--timeout", type=float, default=600, help="seconds per submission")
     p_grade.add_argument("--size", choices=("fast", "full"), default="fast",
                          help="run size for submissions (exercise tests do not depend on it)")
+    p_grade.add_argument("--jobs", type=int, default=None,
+                         help="submissions graded at once (default: what this machine's cores "
+                              "and memory hold at the sandbox's memory limit)")
     p_grade.add_argument("--resume", action="store_true",
                          help="continue an interrupted batch into the same --out CSV (same seed; "
                               "students already graded are not graded again)")
@@ -431,10 +434,13 @@ def main(argv: list[str] | None = None) -> int:
         from . import grading
 
         source = find_lesson(root, args.lesson)
+        jobs = args.jobs or grading.default_jobs()
         rows = grading.grade_folder(args.submissions, source, args.out, args.timeout, args.size,
-                                    unconfined=args.unconfined, resume=args.resume)
+                                    unconfined=args.unconfined, resume=args.resume, jobs=jobs)
         print(grading.summary(rows))
-        print(f"course grade: {len(rows)} rows written to {args.out}")
+        print(f"course grade: {len(rows)} rows written to {args.out} ({jobs} at once)")
+        for kind, path in grading.write_reports(rows, args.out, source.stem).items():
+            print(f"course grade: {kind}: {path}")
         return 0
 
     sources = args.notebooks or [p for p in lesson_notebooks(root)

@@ -393,9 +393,21 @@ def require_sandbox(unconfined: bool) -> bool:
                      "(only on a machine and account you can afford to lose).")
 
 
+def default_jobs(limits: sandbox.Limits | None = None) -> int:
+    """How many submissions to grade at once here: one per core, and no more than the
+    machine's memory holds at the sandbox's memory limit each."""
+    limits = limits or sandbox.Limits()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1
+    return max(1, min(cores, memory // limits.memory_bytes))
+
+
 def grade_folder(folder: Path, source: Path, csv_path: Path, timeout: float = 600,
                  size: str = "fast", progress: bool = True, unconfined: bool = False,
-                 seed: int | None = None, resume: bool = False) -> list[Row]:
+                 seed: int | None = None, resume: bool = False, jobs: int = 1) -> list[Row]:
     """Grade every submission in ``folder`` against the source notebook ``source``.
 
     Writes ``csv_path`` (student, question, points, max_points, reason) as it goes: each
@@ -404,53 +416,88 @@ def grade_folder(folder: Path, source: Path, csv_path: Path, timeout: float = 60
     batch's seed and the source's hash; ``resume=True`` continues such a batch with the
     same seed (so the same probe inputs and reference answers), grading only the students
     without a complete set of rows. Any failure while grading one submission becomes that
-    student's rows (0 points and the reason); the batch always finishes. Returns all rows.
+    student's rows (0 points and the reason); the batch always finishes. ``jobs``
+    submissions are graded at once (each in its own sandbox; :func:`default_jobs` fits the
+    machine). Returns all rows, in the submissions' order.
     """
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     from tqdm.auto import tqdm
 
     folder, source, csv_path = Path(folder), Path(source), Path(csv_path)
     if not folder.is_dir():
         raise FileNotFoundError(f"no submissions folder at {folder}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     confined = require_sandbox(unconfined)
     source_nb = nbformat.read(source, as_version=4)
     questions = questions_of(source_nb)
     probes = [p for q in questions for p in q.probes]
-    rows, seed = _start_batch(csv_path, source, questions, size, seed, resume)
-    done = {r.student for r in rows}
-    todo = [entry for entry in submissions_in(folder) if entry[0] not in done]
+    earlier, seed = _start_batch(csv_path, source, questions, size, seed, resume)
+    done = {r.student for r in earlier}
+    entries = submissions_in(folder)
+    todo = []
+    for student, path, problem in entries:
+        if student in done:
+            continue
+        try:
+            problem = problem or _not_a_notebook(path)
+        except Exception as err:       # unreadable file, permissions ...
+            problem = f"the file could not be read ({type(err).__name__})"
+        todo.append((student, path, problem))
     if resume:
         print(f"course grade: resuming {csv_path.name}: {len(done)} student(s) already graded, "
               f"{len(todo)} to go (seed {seed})", file=sys.stderr)
     reference = None
-    for student, path, problem in tqdm(todo, desc="grading", unit="submission",
-                                       disable=not progress):
+    if any(not problem for _, _, problem in todo):
+        reference = _run_reference(source, source_nb, probes, seed, size, timeout, confined)
+
+    def grade_one(student: str, path: Path | None, problem: str) -> list[Row]:
+        if problem:
+            return zero_rows(student, questions, problem)
         try:
-            problem = problem or _not_a_notebook(path)
-            if problem:
-                student_rows = zero_rows(student, questions, problem)
-            else:
-                if reference is None:
-                    reference = _run_reference(source, source_nb, probes, seed, size, timeout, confined)
-                run = run_notebook(nbformat.read(path, as_version=4), probes, seed, size=size,
-                                   timeout=timeout, confined=confined)
-                student_rows = score(student, questions, run, reference)
-        except _ReferenceFailed:
-            raise
+            run = run_notebook(nbformat.read(path, as_version=4), probes, seed, size=size,
+                               timeout=timeout, confined=confined)
+            return score(student, questions, run, reference)
         except Exception as err:   # a failure the grader did not foresee: this student only
-            student_rows = zero_rows(student, questions, "the grader could not grade this "
-                                     f"submission ({type(err).__name__}); ask your instructor")
-        _append_csv(student_rows, csv_path)
-        rows += student_rows
-    return rows
+            return zero_rows(student, questions, "the grader could not grade this "
+                             f"submission ({type(err).__name__}); ask your instructor")
+
+    new: dict[str, list[Row]] = {}
+    bar = tqdm(total=len(todo), desc="grading", unit="submission", disable=not progress)
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    futures = {pool.submit(grade_one, *entry): entry[0] for entry in todo}
+    try:
+        for future in as_completed(futures):    # rows are written here, in one thread
+            student_rows = future.result()
+            _append_csv(student_rows, csv_path)
+            new[futures[future]] = student_rows
+            bar.update()
+    except BaseException:   # Ctrl+C: what is graded is on disk; start nothing, stop what runs
+        pool.shutdown(wait=False, cancel_futures=True)
+        sandbox.stop_all()
+        raise
+    finally:
+        bar.close()
+    pool.shutdown()
+    by_student = {s: [r for r in earlier if r.student == s] for s in done}
+    by_student.update(new)
+    return [r for student, _, _ in entries for r in by_student.get(student, [])]
 
 
 class _ReferenceFailed(RuntimeError):
     """The reference solution did not run: no student can be graded (the batch stops)."""
 
 
+REFERENCE_MIN_SECONDS = 600   # the trusted reference is not held to a short student limit
+
+
 def _run_reference(source, source_nb, probes, seed, size, timeout, confined) -> Run:
+    """The reference solution's answers. It gets at least REFERENCE_MIN_SECONDS, whatever
+    the students' limit: a loaded machine must not fail a whole batch."""
     reference_nb, _ = solution_notebook(source_nb)
-    reference = run_notebook(reference_nb, probes, seed, size=size, timeout=timeout, confined=confined)
+    reference = run_notebook(reference_nb, probes, seed, size=size, confined=confined,
+                             timeout=max(timeout, REFERENCE_MIN_SECONDS))
     if reference.answers is None:
         raise _ReferenceFailed(f"the reference solution of {source.name} did not run: {reference.reason}")
     return reference
@@ -559,6 +606,96 @@ def check(sources: list[Path], timeout: float, unconfined: bool = False, twice: 
             print(f"FAIL {source.stem}: a lesson cell raised: {failed_public['']}")
             ok = False
     return ok
+
+
+def _by_student(rows: list[Row]) -> dict[str, list[Row]]:
+    students: dict[str, list[Row]] = {}
+    for r in rows:
+        students.setdefault(r.student, []).append(r)
+    return students
+
+
+def _safe_file_name(student: str) -> str:
+    name = re.sub(r"[^\w.\-() ]", "_", student).strip(" .") or "student"
+    return name[:120]
+
+
+def write_reports(rows: list[Row], csv_path: Path, lesson: str = "") -> dict[str, Path]:
+    """What an instructor hands on after a batch, beside ``csv_path``:
+
+    - ``<stem>-gradebook.csv``: one row per student (total, maximum, one column per
+      question), for a learning-management system's import;
+    - ``<stem>-feedback/<student>.md``: each question's points and, for each shortfall,
+      the reason in words a student can act on (never a probe's inputs);
+    - ``<stem>-report.md``: per question, how the points are distributed and the most
+      common reasons for lost points (a question that everyone fails is a badly posed
+      question or a broken probe).
+
+    Returns the paths written, by kind.
+    """
+    from collections import Counter
+
+    csv_path = Path(csv_path)
+    stem = csv_path.with_suffix("")
+    students = _by_student(rows)
+    questions: list[str] = []
+    max_points: dict[str, float] = {}
+    for r in rows:
+        if r.question not in max_points:
+            questions.append(r.question)
+            max_points[r.question] = r.max_points
+    title = f" for {lesson}" if lesson else ""
+
+    gradebook = Path(f"{stem}-gradebook.csv")
+    with open(gradebook, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "total", "max_total"] + questions)
+        for student, rs in students.items():
+            points = {r.question: r.points for r in rs}
+            writer.writerow([student, f"{round(sum(points.values()), 2):g}",
+                             f"{sum(max_points.values()):g}"]
+                            + [f"{round(points.get(q, 0.0), 2):g}" for q in questions])
+
+    feedback = Path(f"{stem}-feedback")
+    feedback.mkdir(parents=True, exist_ok=True)
+    for student, rs in students.items():
+        got, total = sum(r.points for r in rs), sum(r.max_points for r in rs)
+        lines = [f"# Grading feedback{title}: {student}", "",
+                 f"**{round(got, 2):g} of {total:g} points.**", "",
+                 "Your answers were run on inputs that are not the public tests of the notebook "
+                 "(new random ones each batch) and compared with the reference solution's "
+                 "answers. Passing the notebook's `grader.check` shows that the public tests pass; "
+                 "the points come from these other inputs.", "",
+                 "| question | points | what happened |", "| --- | --- | --- |"]
+        for r in rs:
+            what = "all tests passed" if r.points >= r.max_points else r.reason
+            what = what.replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {r.question} | {round(r.points, 2):g} / {r.max_points:g} | {what} |")
+        (feedback / f"{_safe_file_name(student)}.md").write_text("\n".join(lines) + "\n")
+
+    report = Path(f"{stem}-report.md")
+    lines = [f"# Class report{title}", "", f"{len(students)} submissions.", ""]
+    totals = [sum(r.points for r in rs) for rs in students.values()]
+    if totals:
+        lines += [f"Total points: mean {sum(totals) / len(totals):.2f} of "
+                  f"{sum(max_points.values()):g}, lowest {min(totals):g}, highest {max(totals):g}.", ""]
+    for q in questions:
+        qrows = [r for r in rows if r.question == q]
+        counts = Counter(round(r.points, 2) for r in qrows)
+        full = sum(r.points >= r.max_points for r in qrows)
+        lines += [f"## {q} ({max_points[q]:g} points)", "",
+                  f"Full points: {full} of {len(qrows)}."
+                  + ("  **Nobody earned full points: check the question and its probes.**"
+                     if qrows and full == 0 else ""), "",
+                  "| points | students |", "| --- | --- |"]
+        lines += [f"| {p:g} | {n} |" for p, n in sorted(counts.items())]
+        reasons = Counter(r.reason for r in qrows if r.points < r.max_points)
+        if reasons:
+            lines += ["", "Most common reasons for lost points:", ""]
+            lines += [f"- {n} × {reason}" for reason, n in reasons.most_common(5)]
+        lines.append("")
+    report.write_text("\n".join(lines))
+    return {"gradebook": gradebook, "feedback": feedback, "report": report}
 
 
 def summary(rows: list[Row]) -> str:

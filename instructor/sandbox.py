@@ -175,12 +175,26 @@ def run(argv: list[str], work: Path, *, ro_binds: list[tuple[Path, str]] = (), e
     return _execute(cmd + list(argv), work, None, stdin, limits, nproc, log_name)
 
 
+_RUNNING: set = set()      # the sandboxes running now, for stop_all
+
+
+def stop_all() -> None:
+    """Kill every sandboxed command still running (a grader interrupted with Ctrl+C: their
+    own sessions do not get the terminal's signal). Each one's run then returns."""
+    for proc in list(_RUNNING):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def _execute(cmd, work: Path, env, stdin: bytes, limits: Limits, nproc: int, log_name: str) -> Outcome:
     log = work / log_name
     start = time.monotonic()
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, cwd=work, env=env,
                                 stderr=subprocess.STDOUT, preexec_fn=_limit(limits, nproc))
+        _RUNNING.add(proc)
         timed_out = False
         try:
             proc.communicate(stdin, timeout=limits.wall_seconds)
@@ -197,6 +211,7 @@ def _execute(cmd, work: Path, env, stdin: bytes, limits: Limits, nproc: int, log
             except ProcessLookupError:
                 pass
             proc.wait()
+        _RUNNING.discard(proc)
     seconds = time.monotonic() - start
     try:
         with open(log, "rb") as f:

@@ -15,7 +15,7 @@ import pytest
 from demo_assignment import SOURCE, with_answers
 from instructor import course, grading, sandbox
 
-TIMEOUT = 30  # seconds per submission; a healthy one needs about 3 here
+TIMEOUT = 60  # seconds per submission; a healthy one needs about 3 here, 20 on a loaded machine
 # Without bubblewrap (a developer's Mac), grade unconfined; CI always has the sandbox.
 UNCONFINED = sandbox.available() is not None and os.environ.get("CI") != "true"
 
@@ -41,8 +41,9 @@ def graded(tmp_path_factory):
     (folder / "hugo").mkdir()  # a folder without a notebook
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
     out = tmp_path_factory.mktemp("out") / "grades.csv"
+    # two at a time: the rows must be the same as one at a time, in the submissions' order
     rows = grading.grade_folder(folder, SOURCE, out, timeout=TIMEOUT, progress=False,
-                                unconfined=UNCONFINED)
+                                unconfined=UNCONFINED, jobs=2)
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
     return {"rows": rows, "csv": out, "before": before, "after": after, "student": student}
 
@@ -208,6 +209,37 @@ def test_a_failure_the_grader_did_not_foresee_costs_only_that_student(graded, tm
     assert got[("bo", "q2_mean")] == (2, "all tests passed")
     assert got[("amy", "q1_square")] == (
         0, "the grader could not grade this submission (RecursionError); ask your instructor")
+
+
+def test_rows_come_in_the_submissions_order(graded):
+    students = list(dict.fromkeys(r.student for r in graded["rows"]))
+    assert students == sorted(students, key=str) == ["alice", "bob", "carol", "dave", "erin",
+                                                     "frank - final (2)", "gina", "hugo"]
+
+
+def test_reports_for_students_the_gradebook_and_the_class(graded, tmp_path):
+    paths = grading.write_reports(graded["rows"], tmp_path / "grades.csv", "grading_demo")
+    with open(paths["gradebook"], newline="") as f:
+        book = {r["student"]: r for r in csv.DictReader(f)}
+    assert len(book) == 8
+    assert (book["bob"]["total"], book["bob"]["max_total"], book["bob"]["q2_mean"]) == ("3", "4", "1")
+    bob = (paths["feedback"] / "bob.md").read_text()
+    assert "**3 of 4 points.**" in bob and "| q2_mean | 1 / 2 | result[" in bob
+    assert "not the public tests" in bob
+    assert (paths["feedback"] / "frank - final (2).md").is_file()
+    report = paths["report"].read_text()
+    assert "8 submissions." in report and "## q1_square (2 points)" in report
+    assert "Full points: 4 of 8." in report        # alice, bob, carol, frank
+    assert "× timed out after" in report and "Nobody earned" not in report
+
+
+def test_default_jobs_fit_the_cores_and_the_memory(monkeypatch):
+    monkeypatch.setattr(grading.os, "sched_getaffinity", lambda _: set(range(16)))
+    limits = sandbox.Limits()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert grading.default_jobs(limits) == max(1, min(16, memory // limits.memory_bytes))
+    monkeypatch.setattr(grading.os, "sched_getaffinity", lambda _: {0})
+    assert grading.default_jobs(limits) == 1
 
 
 def test_questions_of_reads_names_and_points():
