@@ -43,6 +43,7 @@ import csv
 import json
 import math
 import os
+import queue
 import re
 import secrets
 import sys
@@ -195,7 +196,7 @@ def _link_tree(source: Path, dest: Path, mounted_at: str) -> None:
 
 
 def run_notebook(nb, probes: list[Probe], seed: int, *, size: str = "fast", timeout: float = 600,
-                 confined: bool = True, limits: sandbox.Limits | None = None) -> Run:
+                 confined: bool = True, limits: sandbox.Limits | None = None, slot: int = 0) -> Run:
     """Run a notebook and then the probes, in the sandbox; return the plain answers.
 
     Answers are trusted only from a run that exited normally and wrote them after
@@ -228,7 +229,7 @@ def run_notebook(nb, probes: list[Probe], seed: int, *, size: str = "fast", time
                 env[CIFAR10_ENV_VAR] = "/opt/cifar10"
             outcome = sandbox.run([sys.executable, "/opt/course/runner.py", "submission.ipynb",
                                    "answers.json"], work, ro_binds=binds, env=env, stdin=request,
-                                  limits=limits)
+                                  limits=limits, slot=slot)
         else:
             env.update(PYTHONPATH=str(UTILS.parent), KERAS_HOME=str(keras_home))
             if os.environ.get(CIFAR10_ENV_VAR):
@@ -452,16 +453,23 @@ def grade_folder(folder: Path, source: Path, csv_path: Path, timeout: float = 60
     if any(not problem for _, _, problem in todo):
         reference = _run_reference(source, source_nb, probes, seed, size, timeout, confined)
 
+    slots: queue.SimpleQueue = queue.SimpleQueue()   # each running sandbox has its own user
+    for slot in range(jobs):
+        slots.put(slot)
+
     def grade_one(student: str, path: Path | None, problem: str) -> list[Row]:
         if problem:
             return zero_rows(student, questions, problem)
+        slot = slots.get()
         try:
             run = run_notebook(nbformat.read(path, as_version=4), probes, seed, size=size,
-                               timeout=timeout, confined=confined)
+                               timeout=timeout, confined=confined, slot=slot)
             return score(student, questions, run, reference)
         except Exception as err:   # a failure the grader did not foresee: this student only
             return zero_rows(student, questions, "the grader could not grade this "
                              f"submission ({type(err).__name__}); ask your instructor")
+        finally:
+            slots.put(slot)
 
     new: dict[str, list[Row]] = {}
     bar = tqdm(total=len(todo), desc="grading", unit="submission", disable=not progress)

@@ -35,6 +35,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NOBODY = 65534
+# Submissions graded at once (course grade --jobs) run under different users, so that the
+# per-user process limit of one (a fork bomb) never starves another: slot 0 is nobody, slot
+# k > 0 the unnamed, unprivileged uid SLOT_UID_BASE + k (no account, owns nothing).
+SLOT_UID_BASE = 4_000_000
+
+
+def slot_uid(slot: int) -> int:
+    """The user that the sandbox of parallel slot ``slot`` runs as (when grading as root)."""
+    return NOBODY if slot == 0 else SLOT_UID_BASE + slot
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 WORK = "/tmp/work"   # the private writable folder, inside the sandbox
 
@@ -150,7 +159,7 @@ def run_unconfined(argv: list[str], work: Path, *, env: dict | None = None, stdi
 
 
 def run(argv: list[str], work: Path, *, ro_binds: list[tuple[Path, str]] = (), env: dict | None = None,
-        stdin: bytes = b"", limits: Limits = Limits(), log_name: str = ".log") -> Outcome:
+        stdin: bytes = b"", limits: Limits = Limits(), log_name: str = ".log", slot: int = 0) -> Outcome:
     """Run ``argv`` in the sandbox with ``work`` as its writable ``/tmp/work``.
 
     Output goes to ``work/log_name`` (bounded by the file-size limit); the last lines come
@@ -164,12 +173,13 @@ def run(argv: list[str], work: Path, *, ro_binds: list[tuple[Path, str]] = (), e
     if os.geteuid() == 0:
         # Root: become nobody inside, which drops every capability and makes the process
         # limit count (the kernel exempts root from RLIMIT_NPROC).
-        os.chown(work, NOBODY, NOBODY)
+        uid = slot_uid(slot)
+        os.chown(work, uid, uid)
         for p in work.rglob("*"):
-            os.chown(p, NOBODY, NOBODY, follow_symlinks=False)
-        cmd += ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+            os.chown(p, uid, uid, follow_symlinks=False)
+        cmd += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                 "--no-new-privs", "--"]
-        nproc = limits.processes + _processes_of(NOBODY)
+        nproc = limits.processes + _processes_of(uid)
     else:
         nproc = limits.processes + _processes_of(os.getuid())
     return _execute(cmd + list(argv), work, None, stdin, limits, nproc, log_name)

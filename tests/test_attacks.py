@@ -202,9 +202,11 @@ def graded(tmp_path_factory):
 
     before = snapshot()
     out = tmp_path_factory.mktemp("out")
-    rows = grading.grade_folder(folder, SOURCE, out / "grades.csv", timeout=TIMEOUT, progress=False)
+    # Two at a time, as `course grade --jobs 2` grades them (each sandbox under its own user).
+    rows = grading.grade_folder(folder, SOURCE, out / "grades.csv", timeout=TIMEOUT, progress=False,
+                                jobs=2)
     rows += grading.grade_folder(endless, SOURCE, out / "endless.csv", timeout=SHORT_TIMEOUT,
-                                 progress=False)
+                                 progress=False, jobs=2)
     stop.set()
     thread.join()
     listener.close()
@@ -234,6 +236,22 @@ def test_no_attack_changed_a_file_outside_its_folder(graded):
 
 def test_no_attack_reached_the_network(graded):
     assert graded["connections"] == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="separate users per slot need root")
+def test_parallel_slots_run_as_different_unprivileged_users(tmp_path):
+    """The process limit is per user: a fork bomb in one slot must not use up another
+    slot's, so each slot of `course grade --jobs` has its own uid (slot 0 is nobody)."""
+    seen = []
+    for slot in (0, 1, 2):
+        work = tmp_path / f"slot{slot}"
+        work.mkdir()
+        outcome = sandbox.run(["/usr/bin/id", "-u"], work, slot=slot,
+                              limits=sandbox.Limits(wall_seconds=60))
+        assert outcome.exited_normally, outcome
+        seen.append(int(outcome.log_tail.strip()))
+    assert seen == [sandbox.NOBODY, sandbox.slot_uid(1), sandbox.slot_uid(2)]
+    assert len(set(seen)) == 3 and 0 not in seen
 
 
 def test_the_sandbox_has_no_network_no_home_and_no_privilege(tmp_path):
