@@ -229,7 +229,7 @@ def run_notebook(nb, probes: list[Probe], seed: int, *, size: str = "fast", time
                 env[CIFAR10_ENV_VAR] = "/opt/cifar10"
             outcome = sandbox.run([sys.executable, "/opt/course/runner.py", "submission.ipynb",
                                    "answers.json"], work, ro_binds=binds, env=env, stdin=request,
-                                  limits=limits, slot=slot)
+                                  limits=limits, slot=slot, keep=("answers.json",))
         else:
             env.update(PYTHONPATH=str(UTILS.parent), KERAS_HOME=str(keras_home))
             if os.environ.get(CIFAR10_ENV_VAR):

@@ -24,8 +24,10 @@ small, and needs no daemon (Docker) or root. Its limits are the kernel's own rli
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
+import secrets
 import shutil
 import signal
 import subprocess
@@ -51,10 +53,13 @@ WORK = "/tmp/work"   # the private writable folder, inside the sandbox
 @dataclass
 class Limits:
     wall_seconds: float = 600
-    memory_bytes: int = 6 * 2**30       # address space; TensorFlow runs within 4 GiB
+    memory_bytes: int = 6 * 2**30       # address space per process; TensorFlow runs within 4 GiB
     processes: int = 512                # threads count too (TensorFlow starts dozens)
     file_bytes: int = 256 * 2**20
     open_files: int = 1024
+    # Totals for the whole sandbox, where the machine allows them (root; see bounds()):
+    total_memory_bytes: int = 8 * 2**30  # all its processes together (a memory cgroup)
+    disk_bytes: int = 1 * 2**30          # its writable folder (a tmpfs of this size)
 
 
 @dataclass
@@ -123,8 +128,120 @@ def _bwrap_prefix(ro_binds: list[tuple[Path, str]], work: Path, env: dict[str, s
     return cmd
 
 
-def _limit(limits: Limits, nproc: int):
+# ------------------------------------------------------------- totals per sandbox
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+_warned: set = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        print(f"course: WARNING: {message}", file=sys.stderr)
+
+
+def _own_cgroup() -> tuple[Path, str] | None:
+    """The folder of this process's memory cgroup and the file that limits it: the unified
+    hierarchy (cgroup v2, memory.max) or the v1 memory controller (memory.limit_in_bytes)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return _CGROUP_ROOT / "memory" / path.lstrip("/"), "memory.limit_in_bytes"
+    if (_CGROUP_ROOT / "cgroup.controllers").exists():
+        for line in lines:
+            if line.startswith("0::"):
+                return _CGROUP_ROOT / line[3:].lstrip("/"), "memory.max"
+    return None
+
+
+def _make_cgroup(limits: Limits) -> Path | None:
+    """A fresh memory cgroup holding at most ``limits.total_memory_bytes`` for one sandbox,
+    or None (with a warning, once) where this machine does not let us make one."""
+    if os.geteuid() != 0:
+        _warn_once("the sandbox's total memory is not bounded (a memory cgroup needs root); "
+                   "each process is still limited")
+        return None
+    own = _own_cgroup()
+    try:
+        if own is None:
+            raise OSError("no memory controller")
+        parent, limit_file = own
+        group = parent / f"course-sandbox-{os.getpid()}-{secrets.token_hex(4)}"
+        group.mkdir()
+        try:
+            (group / limit_file).write_text(str(limits.total_memory_bytes))
+            swap = group / "memory.memsw.limit_in_bytes"
+            if swap.exists():
+                try:
+                    swap.write_text(str(limits.total_memory_bytes))
+                except OSError:
+                    pass
+        except OSError:
+            group.rmdir()
+            raise
+        return group
+    except OSError as err:
+        _warn_once(f"the sandbox's total memory is not bounded (no memory cgroup here: {err}); "
+                   "each process is still limited")
+        return None
+
+
+def _remove_cgroup(group: Path | None) -> None:
+    if group is None:
+        return
+    for _ in range(50):     # the killed processes leave the group within moments
+        try:
+            group.rmdir()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def _bounded_folder(work: Path, limits: Limits, keep: tuple[str, ...]):
+    """``work``'s contents on a tmpfs of ``limits.disk_bytes`` (root only; else ``work``
+    itself, with a warning once). Afterwards the regular files named in ``keep`` are copied
+    back into ``work``, and the tmpfs goes."""
+    if os.geteuid() != 0:
+        _warn_once("the sandbox's writable folder is bounded per file, not in total "
+                   "(a size-limited tmpfs needs root)")
+        yield work
+        return
+    disk = work.parent / (work.name + ".disk")
+    disk.mkdir(mode=0o700)
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={limits.disk_bytes},mode=0755",
+                        "course-sandbox", str(disk)], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as err:
+        disk.rmdir()
+        detail = getattr(err, "stderr", b"") or str(err)
+        _warn_once("the sandbox's writable folder is bounded per file, not in total (no tmpfs "
+                   f"here: {detail.decode(errors='replace').strip() if isinstance(detail, bytes) else detail})")
+        yield work
+        return
+    try:
+        shutil.copytree(work, disk, symlinks=True, dirs_exist_ok=True)
+        yield disk
+        for name in keep:
+            source = disk / name
+            if source.is_file() and not source.is_symlink():
+                shutil.copyfile(source, work / name)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+        try:
+            disk.rmdir()
+        except OSError:
+            pass
+
+
+def _limit(limits: Limits, nproc: int, cgroup: Path | None = None):
     def apply():
+        if cgroup is not None:   # join the sandbox's cgroup before anything else runs
+            with open(cgroup / "cgroup.procs", "w") as f:
+                f.write(str(os.getpid()))
         os.setsid()
         for which, value in ((resource.RLIMIT_AS, limits.memory_bytes),
                              (resource.RLIMIT_NPROC, nproc),
@@ -159,13 +276,23 @@ def run_unconfined(argv: list[str], work: Path, *, env: dict | None = None, stdi
 
 
 def run(argv: list[str], work: Path, *, ro_binds: list[tuple[Path, str]] = (), env: dict | None = None,
-        stdin: bytes = b"", limits: Limits = Limits(), log_name: str = ".log", slot: int = 0) -> Outcome:
-    """Run ``argv`` in the sandbox with ``work`` as its writable ``/tmp/work``.
+        stdin: bytes = b"", limits: Limits = Limits(), log_name: str = ".log", slot: int = 0,
+        keep: tuple[str, ...] = ()) -> Outcome:
+    """Run ``argv`` in the sandbox with a copy of ``work`` as its writable ``/tmp/work``.
 
-    Output goes to ``work/log_name`` (bounded by the file-size limit); the last lines come
-    back in :class:`Outcome`. ``ro_binds`` are (host path, sandbox path) pairs.
+    Output goes to ``log_name`` there (bounded by the file-size limit); the last lines come
+    back in :class:`Outcome`. ``ro_binds`` are (host path, sandbox path) pairs. Where the
+    machine allows (root), the folder is a tmpfs of ``limits.disk_bytes`` and all the
+    sandbox's processes share one memory cgroup of ``limits.total_memory_bytes``; the
+    regular files named in ``keep`` come back into ``work`` afterwards (with a bounded
+    folder, nothing else does).
     """
     work = Path(work)
+    with _bounded_folder(work, limits, keep) as live:
+        return _run_in(argv, live, ro_binds, env, stdin, limits, log_name, slot)
+
+
+def _run_in(argv, work: Path, ro_binds, env, stdin, limits: Limits, log_name: str, slot: int) -> Outcome:
     env = {"HOME": f"{WORK}/home", "TMPDIR": WORK, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
            **(env or {})}
     binds = [(d, str(d)) for d in python_dirs()] + list(ro_binds)
@@ -182,7 +309,11 @@ def run(argv: list[str], work: Path, *, ro_binds: list[tuple[Path, str]] = (), e
         nproc = limits.processes + _processes_of(uid)
     else:
         nproc = limits.processes + _processes_of(os.getuid())
-    return _execute(cmd + list(argv), work, None, stdin, limits, nproc, log_name)
+    cgroup = _make_cgroup(limits)
+    try:
+        return _execute(cmd + list(argv), work, None, stdin, limits, nproc, log_name, cgroup)
+    finally:
+        _remove_cgroup(cgroup)
 
 
 _RUNNING: set = set()      # the sandboxes running now, for stop_all
@@ -198,12 +329,13 @@ def stop_all() -> None:
             pass
 
 
-def _execute(cmd, work: Path, env, stdin: bytes, limits: Limits, nproc: int, log_name: str) -> Outcome:
+def _execute(cmd, work: Path, env, stdin: bytes, limits: Limits, nproc: int, log_name: str,
+             cgroup: Path | None = None) -> Outcome:
     log = work / log_name
     start = time.monotonic()
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, cwd=work, env=env,
-                                stderr=subprocess.STDOUT, preexec_fn=_limit(limits, nproc))
+                                stderr=subprocess.STDOUT, preexec_fn=_limit(limits, nproc, cgroup))
         _RUNNING.add(proc)
         timed_out = False
         try:

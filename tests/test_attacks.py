@@ -147,6 +147,37 @@ def _wrong(obj, f, **kw):
     return _dump(obj, f, **kw)
 json.dump = _wrong
 """, "last", 0, "could not be read"),
+        # Totals per sandbox (root: a tmpfs for the folder, a memory cgroup for all processes).
+        # Each keeps its right answer only if the bound stopped it, so a missing bound costs
+        # the points the test expects.
+        **({} if os.geteuid() != 0 else {
+            "fills_the_disk_with_many_files": (RIGHT_SQUARE, """
+import os
+written = 0
+try:
+    for i in range(40):                      # 40 files of 100 MiB: 4 GiB, each under the file limit
+        with open(f"filler{i}", "wb") as f:
+            f.write(b"0" * 100 * 2**20)
+        written += 100 * 2**20
+except OSError:
+    pass
+for i in range(40):
+    if os.path.exists(f"filler{i}"):
+        os.remove(f"filler{i}")
+if written >= 2 * 2**30:                     # not bounded: lose the answer
+    def square(x):
+        return None
+""", "last", 2, "all tests passed"),
+            "spreads_10_gib_over_processes": (RIGHT_SQUARE, """
+import subprocess, sys
+hog = "b = bytearray(2 * 2**30); b[::4096] = b'1' * len(b[::4096]); import time; time.sleep(2)"
+children = [subprocess.Popen([sys.executable, "-c", hog]) for _ in range(5)]   # 2 GiB each
+codes = [c.wait() for c in children]
+if all(code == 0 for code in codes):         # all 10 GiB were had: not bounded, lose the answer
+    def square(x):
+        return None
+""", "last", 2, "all tests passed"),
+        }),
         "fork_bomb": (RIGHT_SQUARE, """
 import os
 while True:
