@@ -49,9 +49,9 @@ test: $(STAMP)
 # keras.applications networks build with random weights, and a fresh temporary KERAS_HOME
 # holds the offline copies ($(OFFLINE_DATA), as .ci/run copies them) plus generated files in
 # the real formats where the real loaders look (python -m utils.standin --online: CIFAR-10
-# for keras.datasets.cifar10, flower_photos for utils.transfer.load_flowers). An IPython
-# startup file lets Keras's download check accept the generated CIFAR-10 archive (its
-# sha256 cannot be the real one's; utils.standin.accept_generated_files). CIFAR10_DIR is
+# for keras.datasets.cifar10, flower_photos for utils.transfer.load_flowers). In the smoke
+# size, setup_notebook lets Keras's download check accept the generated CIFAR-10 archive
+# (its sha256 cannot be the real one's; utils.standin.accept_generated_files). CIFAR10_DIR is
 # unset, so lesson 03 loads through keras.datasets. The numbers mean nothing; a wrong layer
 # name, a shape only the big networks produce or a broken online-only line fails.
 OFFLINE_DATA ?= ../shared/offline-data
@@ -61,10 +61,7 @@ test-online: $(STAMP)
 	tmp="$$(mktemp -d)" && trap 'rm -rf "$$tmp"' EXIT && \
 	$(PY) tools/offline_cache.py $(OFFLINE_DATA) --keras-home "$$tmp/keras" && \
 	$(PY) -m utils.standin --online "$$tmp/keras" && \
-	mkdir -p "$$tmp/ipython/profile_default/startup" && \
-	echo "import utils.standin; utils.standin.accept_generated_files()" \
-		> "$$tmp/ipython/profile_default/startup/00-accept-generated-files.py" && \
-	env -u CIFAR10_DIR KERAS_HOME="$$tmp/keras" IPYTHONDIR="$$tmp/ipython" COURSE_SIZE=smoke \
+	env -u CIFAR10_DIR KERAS_HOME="$$tmp/keras" COURSE_SIZE=smoke \
 		$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(ONLINE_NOTEBOOKS)
 
 test-packaging: $(STAMP)

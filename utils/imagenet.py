@@ -270,12 +270,3 @@ def use_generated_class_index() -> bool:
     imagenet_utils.CLASS_INDEX = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}
     return True
 
-
-def _smoke_setup() -> None:
-    from .runsize import is_smoke
-
-    if is_smoke():  # CI's online path offline: the lessons' decode_predictions must not download
-        use_generated_class_index()
-
-
-_smoke_setup()

@@ -101,7 +101,14 @@ def setup_notebook(seed: int = 42) -> str:
             print("No GPU found: everything runs on the CPU, slower but the same.")
     keras.utils.set_random_seed(seed)
     if size == "smoke":
+        # CI's online path, offline: random weights, the generated downloads of
+        # `python -m utils.standin --online` accepted, generated ImageNet class names.
+        from .imagenet import use_generated_class_index
+        from .standin import accept_generated_files
+
         patched = use_random_pretrained_weights()
+        accept_generated_files()
+        use_generated_class_index()
         print(f"Run size: smoke (CI only: the online path at a tiny size; {patched} "
               "keras.applications networks build with random weights, the data are "
               f"generated files; no number here means anything). Seed: {seed}.")

@@ -38,8 +38,8 @@ writes generated files where the real loaders look, in the real formats:
   time, before extracting it again (an extracted folder alone is ignored and
   downloaded over), so no generated file can pass that check: a sidecar
   ``...target_archive.course-generated`` records the generated archive's own sha256,
-  and :func:`accept_generated_files`, run in the kernel (an IPython startup file in
-  ``make test-online``), lets Keras's ``validate_file`` accept a file that matches its
+  and :func:`accept_generated_files`, which :func:`utils.notebook.setup_notebook` calls in
+  the smoke size only, lets Keras's ``validate_file`` accept a file that matches its
   sidecar. Everything else (finding the file, extracting it, parsing the batches) is
   Keras's own code.
 * ``datasets/flower_photos/<class>/*.jpg``: small JPEGs of five generated classes
@@ -292,7 +292,7 @@ def accept_generated_files() -> None:
     (and downloads again when it differs). After this call, a file with a
     ``.course-generated`` sidecar passes when its sha256 equals the one the sidecar
     records (the file as generated); every other file is checked as before.
-    Idempotent. Used by ``make test-online`` in the kernel, never by a lesson.
+    Idempotent. Called by ``setup_notebook`` in the smoke size (``make test-online``) only.
     """
     from keras.src.utils import file_utils
 
