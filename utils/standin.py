@@ -50,7 +50,6 @@ writes generated files where the real loaders look, in the real formats:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import pickle
 import shutil
@@ -61,7 +60,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.colors import hsv_to_rgb
 
-from .data import CIFAR10_CLASSES, CIFAR10_FOLDER
+from .data import CIFAR10_CLASSES, CIFAR10_FOLDER, sha256_of
 
 SIZE = 32
 BATCH_ROWS = 10_000
@@ -202,17 +201,9 @@ KERAS_CIFAR10 = "cifar-10-batches-py-target"
 GENERATED_SUFFIX = ".course-generated"   # sidecar: the generated file's own sha256
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _mark_generated(path: Path, what: str) -> None:
     """Write ``path``'s sidecar: its sha256, then a line saying what it is."""
-    Path(str(path) + GENERATED_SUFFIX).write_text(f"{_sha256(path)}\n{what}\n")
+    Path(str(path) + GENERATED_SUFFIX).write_text(f"{sha256_of(path)}\n{what}\n")
 
 
 def write_keras_cifar10_archive(keras_home: str | os.PathLike, n_train: int = 50_000,
@@ -303,7 +294,7 @@ def accept_generated_files() -> None:
     def validate_file(fpath, file_hash, algorithm="auto", chunk_size=65535):
         sidecar = Path(str(fpath) + GENERATED_SUFFIX)
         if sidecar.is_file():
-            return _sha256(Path(fpath)) == sidecar.read_text().split()[0]
+            return sha256_of(Path(fpath)) == sidecar.read_text().split()[0]
         return original(fpath, file_hash, algorithm=algorithm, chunk_size=chunk_size)
 
     validate_file._course_generated = True
