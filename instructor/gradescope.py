@@ -306,8 +306,8 @@ def grade(root: Path | None = None) -> dict:
                           f"{note} 0 / {total} points: your notebook did not finish ({run.reason}).",
                           extra)
         reference_nb, _ = grading.solution_notebook(source_nb)
-        reference = grading.run_notebook(reference_nb, probes, seed, size=size, timeout=timeout,
-                                         confined=confined)
+        reference = grading.run_notebook(reference_nb, probes, seed, size=size, confined=confined,
+                                         timeout=max(timeout, grading.REFERENCE_MIN_SECONDS))
         if reference.answers is None:
             print(f"gradescope: the reference solution did not run: {reference.reason}")
             return finish(grading.zero_rows("", questions, "the reference solution did not run in "
