@@ -1,6 +1,7 @@
 # The course's commands. On a fresh machine with Python 3.11-3.13:
 #   make lab    set up .venv, install the course, open JupyterLab on notebooks/
 #   make test   set up the same, run the unit tests and every notebook in fast size
+#               (make test-grading: the grading and attack suites)
 # Other targets: make setup (only the .venv), make student (student versions into dist/),
 # make sync (setup cells and Colab badges from the repository URL), make site (the course
 # website into dist/site/), make slides (one reveal.js deck per lesson into dist/slides/,
@@ -21,7 +22,7 @@ PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.13; do \
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
 
-.PHONY: setup lab test test-online test-packaging test-web test-lowest test-colab student sync site slides execute clean
+.PHONY: setup lab test test-grading test-online test-packaging test-web test-lowest test-colab student sync site slides execute clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found on PATH (TensorFlow supports those). Install one, or run: make PYTHON=/path/to/python3.12 ..."; exit 1; }
@@ -42,8 +43,17 @@ lab: $(STAMP)
 # or the unit tests. --dist loadscope keeps each notebook (and each test module) on one
 # worker, in order, as nbval needs. TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
+# The grading suites (sandboxed runs of many submissions) have their own target, make
+# test-grading, so that make test's time is the lessons' and the unit tests'.
+GRADING_TESTS := tests/test_grading.py tests/test_attacks.py tests/test_gradescope.py
 test: $(STAMP)
-	COURSE_SIZE=$${COURSE_SIZE:-fast} $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
+	COURSE_SIZE=$${COURSE_SIZE:-fast} $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope \
+		$(foreach t,$(GRADING_TESTS),--ignore=$(t))
+
+# Grading end to end: the demo assignment's submissions, the attack suite, course grade's
+# batches (resume, jobs, reports) and the Gradescope autograder in a stand-in /autograder.
+test-grading: $(STAMP)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(GRADING_TESTS)
 
 # The path a student runs online, offline, in the smoke size (CI only; utils/runsize.py):
 # keras.applications networks build with random weights, and a fresh temporary KERAS_HOME
