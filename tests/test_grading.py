@@ -125,14 +125,16 @@ def test_grading_works_with_the_virtual_environment_under_tmp(tmp_path):
     import tempfile
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(grading.__file__).resolve().parents[1]   # where this process imports the course from
     outer = Path(tempfile.mkdtemp(dir="/tmp"))       # 0700, as a CI clone's folder is
     try:
         venv = outer / "course" / ".venv"
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
         site = next(venv.glob("lib/python*/site-packages"))
+        # the course first (as in this process: an installed copy may lack pyproject.toml),
+        # then this environment's packages
         (site / "course_under_test.pth").write_text(
-            f"{sysconfig.get_paths()['purelib']}\n{root}\n")
+            f"{root}\n{sysconfig.get_paths()['purelib']}\n")
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         done = subprocess.run(
             [str(venv / "bin" / "python"), "-c",
