@@ -488,7 +488,7 @@ def grade_folder(folder: Path, source: Path, csv_path: Path, timeout: float = 60
     finally:
         bar.close()
     pool.shutdown()
-    by_student = {s: [r for r in earlier if r.student == s] for s in done}
+    by_student = _by_student(earlier)
     by_student.update(new)
     return [r for student, _, _ in entries for r in by_student.get(student, [])]
 
@@ -708,9 +708,7 @@ def write_reports(rows: list[Row], csv_path: Path, lesson: str = "") -> dict[str
 
 def summary(rows: list[Row]) -> str:
     """A printable table: one line per student with total points and the first problem."""
-    students: dict[str, list[Row]] = {}
-    for r in rows:
-        students.setdefault(r.student, []).append(r)
+    students = _by_student(rows)
     if not students:
         return "no submissions"
     width = max(len(s) for s in students) + 2
