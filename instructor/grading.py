@@ -242,11 +242,13 @@ def run_notebook(nb, probes: list[Probe], seed: int, *, size: str = "fast", time
         if outcome.returncode != 0:
             code = outcome.returncode
             signal_number = -code if code < 0 else (code - 128 if code > 128 else None)
+            # the last line of output says why (OpenBLAS, out of threads, raises SIGINT)
+            hint = " ".join(outcome.log_tail.strip().splitlines()[-1:])[:160]
+            hint = f": {hint}" if hint else ""
             if signal_number:   # bwrap reports its child's death by signal N as 128 + N
-                reason = f"the notebook stopped the grader (killed by signal {signal_number})"
+                reason = f"the notebook stopped the grader (killed by signal {signal_number}){hint}"
             else:
-                hint = " ".join(outcome.log_tail.strip().splitlines()[-1:])[:160]
-                reason = f"the notebook stopped the grader (exit code {code}){': ' + hint if hint else ''}"
+                reason = f"the notebook stopped the grader (exit code {code}){hint}"
             return Run(None, reason, seconds=outcome.seconds)
         answers_file = work / "answers.json"
         if not answers_file.is_file() or answers_file.is_symlink():

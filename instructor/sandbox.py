@@ -25,27 +25,69 @@ small, and needs no daemon (Docker) or root. Its limits are the kernel's own rli
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import resource
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 NOBODY = 65534
-# Submissions graded at once (course grade --jobs) run under different users, so that the
-# per-user process limit of one (a fork bomb) never starves another: slot 0 is nobody, slot
-# k > 0 the unnamed, unprivileged uid SLOT_UID_BASE + k (no account, owns nothing).
+# Sandboxes running at once (course grade --jobs, two graders, two test workers) run under
+# different users, so that the per-user process limit of one (a fork bomb) never starves
+# another: each run claims a user no other running sandbox on this machine holds (a lock
+# file per uid, held for the run). Slot k asks first for slot_uid(k): 0 is nobody, k > 0
+# the unnamed, unprivileged uid SLOT_UID_BASE + k (no account, owns nothing).
 SLOT_UID_BASE = 4_000_000
+_UID_POOL = 4096
 
 
 def slot_uid(slot: int) -> int:
-    """The user that the sandbox of parallel slot ``slot`` runs as (when grading as root)."""
+    """The user that the sandbox of parallel slot ``slot`` asks for first (when grading as root)."""
     return NOBODY if slot == 0 else SLOT_UID_BASE + slot
+
+
+def _lock_folder() -> Path:
+    """A root-owned folder for the uid locks, shared by every grader on this machine."""
+    base = Path("/run") if os.access("/run", os.W_OK) else Path(tempfile.gettempdir())
+    folder = base / "course-sandbox-users"
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise RuntimeError(f"{folder} is not a private folder of this user; remove it")
+    return folder
+
+
+@contextlib.contextmanager
+def _claim_user(slot: int):
+    """Hold a uid that no other running sandbox holds, preferring ``slot_uid(slot)``."""
+    folder = _lock_folder()
+    first = slot_uid(slot)
+    for uid in [first] + [SLOT_UID_BASE + k for k in range(1, _UID_POOL) if SLOT_UID_BASE + k != first]:
+        fd = os.open(folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield uid
+        finally:
+            os.close(fd)   # releases the lock
+        return
+    raise RuntimeError(f"all {_UID_POOL} sandbox users are busy")
+
+
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 WORK = "/tmp/work"   # the private writable folder, inside the sandbox
 
@@ -297,23 +339,26 @@ def _run_in(argv, work: Path, ro_binds, env, stdin, limits: Limits, log_name: st
            **(env or {})}
     binds = [(d, str(d)) for d in python_dirs()] + list(ro_binds)
     cmd = _bwrap_prefix(binds, work, env)
-    if os.geteuid() == 0:
-        # Root: become nobody inside, which drops every capability and makes the process
-        # limit count (the kernel exempts root from RLIMIT_NPROC).
-        uid = slot_uid(slot)
-        os.chown(work, uid, uid)
-        for p in work.rglob("*"):
-            os.chown(p, uid, uid, follow_symlinks=False)
-        cmd += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                "--no-new-privs", "--"]
-        nproc = limits.processes + _processes_of(uid)
-    else:
-        nproc = limits.processes + _processes_of(os.getuid())
-    cgroup = _make_cgroup(limits)
-    try:
-        return _execute(cmd + list(argv), work, None, stdin, limits, nproc, log_name, cgroup)
-    finally:
-        _remove_cgroup(cgroup)
+    with contextlib.ExitStack() as stack:
+        if os.geteuid() == 0:
+            # Root: become a user of its own inside, which drops every capability and makes
+            # the process limit count (the kernel exempts root from RLIMIT_NPROC).
+            uid = stack.enter_context(_claim_user(slot))
+            os.chown(work, uid, uid)
+            for p in work.rglob("*"):
+                os.chown(p, uid, uid, follow_symlinks=False)
+            cmd += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                    "--no-new-privs", "--"]
+            nproc = limits.processes + _processes_of(uid)
+        else:
+            # Every sandbox runs as this user: leave room for the others running now, so that
+            # one submission's threads do not count against another's limit.
+            nproc = limits.processes * (1 + len(_RUNNING)) + _processes_of(os.getuid())
+        cgroup = _make_cgroup(limits)
+        try:
+            return _execute(cmd + list(argv), work, None, stdin, limits, nproc, log_name, cgroup)
+        finally:
+            _remove_cgroup(cgroup)
 
 
 _RUNNING: set = set()      # the sandboxes running now, for stop_all
