@@ -3,6 +3,7 @@
     course student [NOTEBOOK ...] [--out dist]   student versions and autograder bundles
     course check [NOTEBOOK ...]                  every solution passes its public tests and its probes
     course grade SUBMISSIONS --lesson NN          grade a folder of submitted notebooks into a CSV
+    course gradescope NN [--out DIR]             a Gradescope autograder (autograder.zip) for a lesson
     course sync                                  rewrite setup cells and Colab badges from the repo URL
     course site [--out dist/site]                the course website (see instructor/site.py)
     course slides [NOTEBOOK ...] [--out dist/slides] [--live DIR]
@@ -13,55 +14,30 @@ Source notebooks are otter-grader "assign" notebooks: exercises sit between
 ``# BEGIN SOLUTION`` / ``# END SOLUTION`` markers, and tests between
 ``# BEGIN TESTS`` / ``# END TESTS``. A test cell whose first line is ``# HIDDEN`` is a
 probe for the grader only (see :mod:`instructor.grading`); the others are public tests
-that students run with ``grader.check``.
+that students run with ``grader.check``. :mod:`instructor.assignment` reads that format
+for every command; this module is only the command line and the student versions, and no
+other module imports it.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import tomllib
 from pathlib import Path
 
 import nbformat
 
-SETUP_MARKER = "# Setup, the same in every lesson"
-COLAB_PREFIX = "https://colab.research.google.com/github/"
-COLAB_BADGE_RE = re.compile(re.escape(COLAB_PREFIX) + r"[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/")
-OTTER_INIT_MARKER = "# Initialize Otter"   # the init cell that `otter assign` writes
-CHECK_INIT_MARKER = "# Exercise checks"     # the course's own, which replaces it
-
-
-# ------------------------------------------------------------------ locations
-def repo_root() -> Path:
-    """The course checkout: the folder above this package, else the working folder."""
-    here = Path(__file__).resolve().parents[1]
-    for candidate in (here, Path.cwd(), *Path.cwd().parents):
-        if (candidate / "notebooks").is_dir() and (candidate / "pyproject.toml").exists():
-            return candidate
-    raise SystemExit("course: run this inside a clone of the course (no notebooks/ folder found)")
-
-
-def lesson_notebooks(root: Path) -> list[Path]:
-    """The numbered lesson notebooks, in order."""
-    return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-
-
-def repository_url(root: Path) -> str:
-    """The repository address, kept in one place: pyproject.toml's [project.urls]."""
-    with open(root / "pyproject.toml", "rb") as f:
-        return tomllib.load(f)["project"]["urls"]["Repository"].rstrip("/")
-
-
-def colab_base(url: str, branch: str = "main") -> str:
-    """Colab's address prefix for files of the repository on ``branch``."""
-    owner_repo = url.split("github.com/", 1)[1].removesuffix(".git")
-    return f"{COLAB_PREFIX}{owner_repo}/blob/{branch}/"
+# The lesson format (instructor.assignment) and the checkout (instructor.repo) are read
+# there; their names stay importable from here, where they used to live.
+from .assignment import (CHECK_INIT_MARKER, OTTER_INIT_MARKER, SETUP_MARKER,  # noqa: F401
+                         find_leaks, first_code_cell, first_line, is_assignment, public_tests,
+                         secret_lines, text_lines)
+from .repo import (COLAB_BADGE_RE, COLAB_PREFIX, colab_base, find_lesson,  # noqa: F401
+                   lesson_notebooks, repo_root, repository_url)
+from .repo import shown as _shown
 
 
 # ---------------------------------------------------------------- setup cell
@@ -87,10 +63,6 @@ elif os.path.isdir(os.path.join("..", "utils")):
 from utils import by_size, setup_notebook
 
 SIZE = setup_notebook()'''
-
-
-def first_code_cell(nb) -> int:
-    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
 
 
 def sync(root: Path) -> list[Path]:
@@ -121,122 +93,11 @@ def sync(root: Path) -> list[Path]:
 
 
 # ----------------------------------------------------------- student version
-def first_line(cell) -> str:
-    """A cell's first line, stripped and upper-cased: where otter's markers
-    (``# BEGIN QUESTION``, ``# HIDDEN``, ...) sit, in any case."""
-    return cell.source.strip().split("\n", 1)[0].strip().upper()
-
-
-def is_assignment(nb) -> bool:
-    return any(c.cell_type == "raw" and first_line(c).startswith("# ASSIGNMENT CONFIG")
-               for c in nb.cells)
-
-
-def secret_lines(nb) -> set[str]:
-    """Lines that only solutions and hidden tests hold: none may reach a student.
-
-    Secret are: code lines between in-cell ``# BEGIN SOLUTION`` / ``# END SOLUTION``
-    markers or ending in ``# SOLUTION`` (otter keeps the rest of a solution cell,
-    such as the ``def`` line), whole Markdown cells inside a solution block (otter
-    replaces them), and test cells starting with ``# HIDDEN``. Lines that also occur
-    outside these places (``return x``) are not counted.
-    """
-    secret, public = set(), set()
-    in_solution_block = False
-    for cell in nb.cells:
-        first = first_line(cell)
-        if cell.cell_type == "raw":
-            if first.startswith("# BEGIN SOLUTION"):
-                in_solution_block = True
-            elif first.startswith("# END SOLUTION"):
-                in_solution_block = False
-            continue
-        whole_cell = (cell.cell_type == "markdown" and in_solution_block) or (
-            cell.cell_type == "code" and first.startswith("# HIDDEN"))
-        inside = False
-        for line in cell.source.split("\n"):
-            stripped = line.strip()
-            if stripped.startswith("# BEGIN SOLUTION"):
-                inside = True
-            elif stripped.startswith("# END SOLUTION"):
-                inside = False
-            elif stripped:
-                is_secret = whole_cell or inside or stripped.endswith("# SOLUTION")
-                (secret if is_secret else public).add(stripped)
-    return {line for line in secret - public if len(line) > 3 and line != "# HIDDEN"}
-
-
-def _strings(value):
-    """Every string inside nested dicts and lists (notebook metadata)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-
-
-def _string_constants(source: str, depth: int = 0):
-    """Every string literal in Python source, and those inside strings that are Python
-    source themselves (the public test files embedded in a student's init cell)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            yield node.value
-            if depth < 2:
-                yield from _string_constants(node.value, depth + 1)
-
-
-def text_lines(text: str) -> set[str]:
-    """Stripped lines of a text, with doctest prompts (``>>>``, ``...``) removed.
-
-    When the text is Python, the lines of its string literals count too, so code
-    hidden in an escaped string (``'assert f(2) == 84\\n'``) is still seen.
-    """
-    lines = set()
-    for chunk in (text, *_string_constants(text)):
-        for line in chunk.split("\n"):
-            line = line.strip()
-            for prompt in (">>> ", "... "):
-                if line.startswith(prompt):
-                    line = line[len(prompt):].strip()
-            lines.add(line)
-    return lines
-
-
-def find_leaks(source_nb, student_nb) -> list[str]:
-    """Secret lines of ``source_nb`` that occur as a line of ``student_nb``: in a cell,
-    an output, or the metadata (where otter stores public tests)."""
-    found = set()
-    for cell in student_nb.cells:
-        found |= text_lines(cell.source)
-        for output in cell.get("outputs", []):
-            for text in _strings(dict(output)):
-                found |= text_lines(text)
-    for text in _strings(dict(student_nb.metadata)):
-        found |= text_lines(text)
-    return sorted(secret_lines(source_nb) & found)
-
-
 def _python_string(text: str) -> str:
     """A readable Python literal for ``text`` (triple-quoted when that is exact)."""
     if "'''" not in text and "\\" not in text and not text.endswith("'"):
         return "'''" + text + "'''"
     return repr(text)
-
-
-def public_tests(source_nb) -> dict[str, list[str]]:
-    """Each question's public tests (the test cells without ``# HIDDEN``), in order:
-    ``{"q1_im2col": ["assert im2col(X, 3, 3).shape == (16, 9)", ...], ...}``."""
-    from .grading import questions_of
-
-    return {q.name: [source_nb.cells[i].source for i in q.public_cells]
-            for q in questions_of(source_nb)}
 
 
 def student_init_cell(tests: dict[str, list[str]]) -> str:
@@ -309,29 +170,9 @@ def make_student_version(source: Path, out: Path) -> Path:
     return student
 
 
-# ------------------------------------------------------------------ grading
-def find_lesson(root: Path, name: str) -> Path:
-    """A lesson's source notebook from its number ("01"), stem or path."""
-    path = Path(name)
-    if path.suffix == ".ipynb" and path.exists():
-        return path
-    matches = [p for p in lesson_notebooks(root) if p.stem == name or p.name.startswith(f"{name}_")]
-    if len(matches) != 1:
-        known = ", ".join(p.stem for p in lesson_notebooks(root))
-        raise SystemExit(f"course: no single lesson matches {name!r}; lessons: {known}")
-    return matches[0]
-
-
 # ----------------------------------------------------------------------- CLI
-def _shown(path: Path) -> str:
-    """A path relative to the working folder when it lies below it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's arguments, one sub-parser per subcommand."""
     parser = argparse.ArgumentParser(prog="course", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_student = sub.add_parser("student", help="generate student versions and autograder bundles")
@@ -387,77 +228,102 @@ def main(argv: list[str] | None = None) -> int:
     p_slides.add_argument("--live", type=Path, default=None, metavar="DIR",
                           help="also write each lesson with computed slide metadata into DIR, "
                                "to present and run live with RISE in JupyterLab")
-    args = parser.parse_args(argv)
-    root = repo_root()
+    return parser
 
-    if args.command == "site":
-        from . import site
 
-        return site.main([] if args.out is None else ["--out", str(args.out)])
+def _exercise_lessons(args, root: Path) -> list[Path]:
+    """The notebooks named on the command line, else every lesson with exercises."""
+    return args.notebooks or [p for p in lesson_notebooks(root)
+                              if is_assignment(nbformat.read(p, as_version=4))]
 
-    if args.command == "gradescope":
-        from . import gradescope
 
-        source = find_lesson(root, args.lesson)
-        zip_path = gradescope.build(source, args.out or root / "dist" / "gradescope" / source.stem,
-                                    timeout=args.timeout, visibility=args.visibility)
-        print(f"course gradescope: {source.name} -> {_shown(zip_path)} (upload it as the "
-              "assignment's autograder; see README, 'Grading on Gradescope')")
-        return 0
-
-    if args.command == "sync":
-        changed = sync(root)
-        print(f"course sync: {len(changed)} file(s) updated" +
-              "".join(f"\n  {p.relative_to(root)}" for p in changed))
-        return 0
-
-    if args.command == "slides":
-        import time
-
-        from . import slides
-
-        start = time.perf_counter()
-        out = args.out or root / "dist" / "slides"
-        decks = slides.build_all(args.notebooks or lesson_notebooks(root), out,
-                                 solutions=args.solutions)
-        for deck in decks:
-            print(f"course slides: {_shown(deck)}")
-        if args.live:
-            for path in slides.write_live(args.notebooks or lesson_notebooks(root), args.live,
-                                          solutions=args.solutions):
-                print(f"course slides: {_shown(path)} (for RISE)")
-        print(f"course slides: {len(decks)} deck(s) in {time.perf_counter() - start:.1f} s; "
-              f"open {_shown(out / 'index.html')} (offline: reveal.js is in {_shown(out / '_static')})")
-        return 0
-
-    if args.command == "grade":
-        from . import grading
-
-        source = find_lesson(root, args.lesson)
-        jobs = args.jobs or grading.default_jobs()
-        rows = grading.grade_folder(args.submissions, source, args.out, args.timeout, args.size,
-                                    unconfined=args.unconfined, resume=args.resume, jobs=jobs)
-        print(grading.summary(rows))
-        print(f"course grade: {len(rows)} rows written to {args.out} ({jobs} at once)")
-        for kind, path in grading.write_reports(rows, args.out, source.stem).items():
-            print(f"course grade: {kind}: {path}")
-        return 0
-
-    sources = args.notebooks or [p for p in lesson_notebooks(root)
-                                 if is_assignment(nbformat.read(p, as_version=4))]
-    if args.command == "check":
-        from . import grading
-
-        return 0 if grading.check(sources, args.timeout, unconfined=args.unconfined,
-                                  twice=not args.once) else 1
-
+def run_student(args, root: Path) -> int:
     out = args.out or root / "dist"
-    for source in sources:
+    for source in _exercise_lessons(args, root):
         student = make_student_version(source, out)
         bundle = sorted((out / source.stem / "autograder").glob("*.zip"))
         print(f"course student: {source.name} -> {_shown(student)}"
               + (f"\n                autograder bundle: {_shown(bundle[-1])}" if bundle else ""))
     return 0
+
+
+def run_check(args, root: Path) -> int:
+    from . import grading
+
+    return 0 if grading.check_solutions(_exercise_lessons(args, root), args.timeout,
+                                        unconfined=args.unconfined, twice=not args.once) else 1
+
+
+def run_grade(args, root: Path) -> int:
+    from . import grading
+
+    source = find_lesson(root, args.lesson)
+    jobs = args.jobs or grading.default_jobs()
+    rows = grading.grade_folder(args.submissions, source, args.out, args.timeout, args.size,
+                                unconfined=args.unconfined, resume=args.resume, jobs=jobs)
+    print(grading.summary(rows))
+    print(f"course grade: {len(rows)} rows written to {args.out} ({jobs} at once)")
+    for kind, path in grading.write_reports(rows, args.out, source.stem).items():
+        print(f"course grade: {kind}: {path}")
+    return 0
+
+
+def run_gradescope(args, root: Path) -> int:
+    from . import gradescope
+
+    source = find_lesson(root, args.lesson)
+    zip_path = gradescope.build(source, args.out or root / "dist" / "gradescope" / source.stem,
+                                timeout=args.timeout, visibility=args.visibility)
+    print(f"course gradescope: {source.name} -> {_shown(zip_path)} (upload it as the "
+          "assignment's autograder; see README, 'Grading on Gradescope')")
+    return 0
+
+
+def run_sync(args, root: Path) -> int:
+    changed = sync(root)
+    print(f"course sync: {len(changed)} file(s) updated" +
+          "".join(f"\n  {p.relative_to(root)}" for p in changed))
+    return 0
+
+
+def run_site(args, root: Path) -> int:
+    from . import site
+
+    out = args.out or root / "dist" / "site"
+    seconds = site.build(root, out)
+    print(f"course site: {len(lesson_notebooks(root))} lessons -> "
+          f"{_shown(out / 'index.html')} in {seconds:.0f} s")
+    return 0
+
+
+def run_slides(args, root: Path) -> int:
+    import time
+
+    from . import slides
+
+    start = time.perf_counter()
+    out = args.out or root / "dist" / "slides"
+    decks = slides.build_all(args.notebooks or lesson_notebooks(root), out,
+                             solutions=args.solutions)
+    for deck in decks:
+        print(f"course slides: {_shown(deck)}")
+    if args.live:
+        for path in slides.write_live(args.notebooks or lesson_notebooks(root), args.live,
+                                      solutions=args.solutions):
+            print(f"course slides: {_shown(path)} (for RISE)")
+    print(f"course slides: {len(decks)} deck(s) in {time.perf_counter() - start:.1f} s; "
+          f"open {_shown(out / 'index.html')} (offline: reveal.js is in {_shown(out / '_static')})")
+    return 0
+
+
+COMMANDS = {"student": run_student, "check": run_check, "grade": run_grade,
+            "gradescope": run_gradescope, "sync": run_sync, "site": run_site,
+            "slides": run_slides}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command](args, repo_root())
 
 
 if __name__ == "__main__":

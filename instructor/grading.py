@@ -55,32 +55,17 @@ import nbformat
 import numpy as np
 
 from . import sandbox
+# The lesson format is read in instructor.assignment; these names stay importable from here.
+from .assignment import CHECK_MARKER, Probe, Question, questions_of, solution_notebook  # noqa: F401
 
 RESULT_FIELDS = ["student", "question", "points", "max_points", "reason"]
 RUNNER = Path(__file__).with_name("runner.py")
 UTILS = Path(__file__).resolve().parents[1] / "utils"
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 MAX_ANSWERS_BYTES = 64 * 2**20
-CHECK_MARKER = re.compile(r"^# CHECK\s*$", flags=re.M)
 
 
-# ------------------------------------------------------------ the assignment
-@dataclass
-class Probe:
-    id: str
-    question: str
-    code: str
-    check: str | None = None
-
-
-@dataclass
-class Question:
-    name: str
-    points: float
-    probes: list[Probe] = field(default_factory=list)
-    public_cells: list[int] = field(default_factory=list)
-
-
+# ------------------------------------------------------------ rows
 @dataclass
 class Row:
     student: str
@@ -88,66 +73,6 @@ class Row:
     points: float
     max_points: float
     reason: str
-
-
-def _first_line(cell) -> str:
-    return cell.source.strip().splitlines()[0].strip() if cell.source.strip() else ""
-
-
-def questions_of(source_nb) -> list[Question]:
-    """The questions of a source notebook, in order, with their points and probes."""
-    questions: list[Question] = []
-    in_tests = False
-    for index, cell in enumerate(source_nb.cells):
-        first = _first_line(cell)
-        if cell.cell_type == "raw":
-            if first.startswith("# BEGIN QUESTION"):
-                name = re.search(r"^\s*name:\s*(\S+)", cell.source, flags=re.M)
-                points = re.search(r"^\s*points:\s*([\d.]+)", cell.source, flags=re.M)
-                if not name:
-                    raise ValueError(f"a BEGIN QUESTION cell has no name: {cell.source!r}")
-                questions.append(Question(name.group(1), float(points.group(1)) if points else 1.0))
-            in_tests = first.startswith("# BEGIN TESTS") or (in_tests and not first.startswith("# END TESTS"))
-            continue
-        if not (in_tests and cell.cell_type == "code" and questions):
-            continue
-        question = questions[-1]
-        if first == "# HIDDEN":
-            body = cell.source.split("\n", 1)[1] if "\n" in cell.source else ""
-            parts = CHECK_MARKER.split(body, maxsplit=1)
-            question.probes.append(Probe(f"{question.name}/{len(question.probes) + 1}", question.name,
-                                         parts[0], parts[1] if len(parts) > 1 else None))
-        else:
-            question.public_cells.append(index)
-    for q in questions:
-        if not q.probes:
-            raise ValueError(f"question {q.name} has no hidden test cell (probe) to grade it by")
-    return questions
-
-
-def solution_notebook(source_nb, public_tests: bool = False):
-    """The source notebook as the reference solution runs it: no raw cells, no hidden
-    tests, and the public tests only when ``public_tests``. Returns (notebook, a map from
-    the new cell index to the question of each kept public test cell)."""
-    questions = questions_of(source_nb)
-    public = {i: q.name for q in questions for i in q.public_cells}
-    hidden = set()
-    in_tests = False
-    for index, cell in enumerate(source_nb.cells):
-        first = _first_line(cell)
-        if cell.cell_type == "raw":
-            in_tests = first.startswith("# BEGIN TESTS") or (in_tests and not first.startswith("# END TESTS"))
-        elif in_tests and first == "# HIDDEN":
-            hidden.add(index)
-    nb = nbformat.v4.new_notebook(metadata=source_nb.metadata)
-    where = {}
-    for index, cell in enumerate(source_nb.cells):
-        if cell.cell_type == "raw" or index in hidden or (index in public and not public_tests):
-            continue
-        if index in public:
-            where[len(nb.cells)] = public[index]
-        nb.cells.append(nbformat.from_dict(dict(cell)))
-    return nb, where
 
 
 # ------------------------------------------------------- running in the sandbox
@@ -581,7 +506,8 @@ def write_csv(rows: list[Row], csv_path: Path) -> None:
             writer.writerow(_csv_row(r))
 
 
-def check(sources: list[Path], timeout: float, unconfined: bool = False, twice: bool = True) -> bool:
+def check_solutions(sources: list[Path], timeout: float, unconfined: bool = False,
+                    twice: bool = True) -> bool:
     """``course check``: each source's solution passes its public tests and earns full
     points on its probes against a second, independent run of itself (``twice=False``:
     against the same run, which checks that every probe answers and every ``# CHECK``
@@ -616,6 +542,9 @@ def check(sources: list[Path], timeout: float, unconfined: bool = False, twice: 
             print(f"FAIL {source.stem}: a lesson cell raised: {failed_public['']}")
             ok = False
     return ok
+
+
+check = check_solutions   # its former name (not utils.check, the students' checks)
 
 
 def _by_student(rows: list[Row]) -> dict[str, list[Row]]:

@@ -30,7 +30,6 @@ Sources are staged in ``build/site-src/`` (a fresh copy each time); the site lan
 
 from __future__ import annotations
 
-import argparse
 import copy
 import re
 import shutil
@@ -41,7 +40,9 @@ from pathlib import Path
 
 import nbformat
 
-from . import course
+from . import assignment
+from .assignment import strip_solution_code
+from .repo import lesson_notebooks, repository_url
 
 SITE_TITLE = "Convolutional neural networks in Keras"
 # README sections that are for instructors and maintainers: the home page leaves them out
@@ -104,53 +105,6 @@ html_theme_options = {{
 
 
 # ------------------------------------------------------------ lesson pages
-_ASSIGNMENT = re.compile(r"(\s*(?:[\w.]+(?=[^\w.])(?:\[['\"]?.*['\"]?\])*(?:,\s*)?)+\s*=).* ?# ?SOLUTION")
-_SOLUTION_LINE = re.compile(r"(\s*).* ?# ?SOLUTION")
-_BEGIN_SOLUTION = re.compile(r"(\s*)# BEGIN SOLUTION( NO PROMPT)?")
-_SKIPPED_SUFFIXES = ("# SOLUTION NO PROMPT", "# BEGIN PROMPT", "# END PROMPT", "# SEED")
-
-
-def strip_solution_code(source: str) -> str:
-    """A solution cell's code as the student version shows it (otter-grader's rules).
-
-    Lines between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` become one ``...`` at the
-    marker's indentation (nothing with ``NO PROMPT``); ``x = f(y)  # SOLUTION`` becomes
-    ``x = ...`` and any other line ending in ``# SOLUTION`` becomes ``...``.
-    """
-    out, inside = [], False
-    for line in source.split("\n"):
-        stripped = line.rstrip()
-        if stripped.endswith(_SKIPPED_SUFFIXES):
-            continue
-        if stripped.endswith("# END SOLUTION"):
-            if not inside:
-                raise ValueError(f"END SOLUTION without BEGIN SOLUTION in:\n{source}")
-            inside = False
-            continue
-        if inside:
-            continue
-        begin = _BEGIN_SOLUTION.match(line)
-        if begin:
-            inside = True
-            if not begin.group(2):
-                out.append(begin.group(1) + "...")
-            continue
-        match = _ASSIGNMENT.match(line)
-        if match:
-            line = match.group(1) + " ..."
-        elif (match := _SOLUTION_LINE.match(line)):
-            line = match.group(1) + "..."
-        out.append(line)
-    if inside:
-        raise ValueError(f"BEGIN SOLUTION without END SOLUTION in:\n{source}")
-    return "\n".join(out)
-
-
-def _question_name(raw_source: str) -> str:
-    match = re.search(r"^name:\s*(\S+)", raw_source, re.MULTILINE)
-    return match.group(1) if match else "?"
-
-
 def student_page(nb, badge_src: str = f"../{BADGE_FILE}"):
     """A copy of a source lesson as the website shows it: stored outputs, no solutions.
 
@@ -161,33 +115,23 @@ def student_page(nb, badge_src: str = f"../{BADGE_FILE}"):
     badge's image becomes the site's own copy (``badge_src``); its link is unchanged.
     """
     page = copy.deepcopy(nb)
-    cells, block, question = [], None, None
-    for cell in page.cells:
-        first = course.first_line(cell)
-        if cell.cell_type == "raw":
-            if first.startswith("# BEGIN QUESTION"):
-                question = _question_name(cell.source)
-            elif first.startswith("# END QUESTION"):
-                question = None
-            elif first.startswith("# BEGIN SOLUTION"):
-                block = "solution"
-            elif first.startswith("# BEGIN TESTS"):
-                block = "tests"
+    cells = []
+    for part in assignment.walk(page):
+        cell, role = part.cell, part.role
+        if role == assignment.MARKER:
+            if assignment.boundary(cell) == ("BEGIN", "TESTS"):
                 cells.append(nbformat.v4.new_markdown_cell(
                     f"*Public tests of this exercise* (in the student notebook: "
-                    f"`grader.check(\"{question}\")`):"))
-            elif first.startswith(("# END SOLUTION", "# END TESTS")):
-                block = None
-            elif not first.startswith("# ASSIGNMENT CONFIG"):
-                cells.append(cell)
+                    f"`grader.check(\"{part.question}\")`):"))
             continue
-        if cell.cell_type == "code" and first.startswith("# HIDDEN"):
+        if role in (assignment.CONFIG, assignment.PROBE):
             continue
-        if block == "solution":
+        if role == assignment.SOLUTION:
             if cell.cell_type != "code":
                 continue
             cell.source = strip_solution_code(cell.source)
-        if block is not None and cell.cell_type == "code":
+        if role in (assignment.SOLUTION, assignment.ANSWER, assignment.PUBLIC_TEST) \
+                and cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         if cell.cell_type == "markdown":
             cell.source = cell.source.replace(COLAB_BADGE_IMAGE, badge_src)
@@ -254,16 +198,16 @@ def stage(root: Path, src: Path) -> list[Path]:
     (src / "images").mkdir()
     (src / BADGE_FILE).write_text(BADGE_SVG)
     (src / FAVICON_FILE).write_text(FAVICON_SVG)
-    repo = course.repository_url(root)
+    repo = repository_url(root)
     (src / "conf.py").write_text(CONF_PY.format(title=SITE_TITLE, repo=repo, favicon=FAVICON_FILE))
-    lessons = course.lesson_notebooks(root)
+    lessons = lesson_notebooks(root)
     if not lessons:
         raise SystemExit(f"course site: no lessons in {root / 'notebooks'}")
     pages = []
     for path in lessons:
         source = nbformat.read(path, as_version=4)
         page = student_page(source)
-        leaks = course.find_leaks(source, page)
+        leaks = assignment.find_leaks(source, page)
         if leaks:
             raise SystemExit(f"course site: the page of {path.name} would show solution "
                              f"lines: {leaks[:5]}")
@@ -296,20 +240,3 @@ def build(root: Path, out: Path, work: Path | None = None) -> float:
         raise SystemExit(f"course site: sphinx-build failed ({result.returncode}):\n"
                          f"{result.stdout}\n{result.stderr}{hint}")
     return time.perf_counter() - start
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``course site``: build the website into ``dist/site`` (or ``--out``)."""
-    parser = argparse.ArgumentParser(prog="course site", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: dist/site)")
-    args = parser.parse_args(argv)
-    root = course.repo_root()
-    out = args.out or root / "dist" / "site"
-    seconds = build(root, out)
-    print(f"course site: {len(course.lesson_notebooks(root))} lessons -> "
-          f"{course._shown(out / 'index.html')} in {seconds:.0f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,8 +25,8 @@ Structure (:func:`slide_notebook` makes a transformed copy; the source is never 
 The HTML comes from nbconvert's ``SlidesExporter`` with a template (:data:`TEMPLATE`) that
 loads reveal.js and KaTeX from ``_static/`` beside the decks instead of CDNs, and no
 jQuery, RequireJS or Mermaid. Both are npm packages pinned by version and sha512
-(:data:`VENDORED`), fetched once with ``npm pack`` into a cache
-(:func:`vendor_cache`) and unpacked into the output folder, so the decks work offline.
+(:data:`instructor.npm.VENDORED`), fetched once with ``npm pack`` into a cache
+(:mod:`instructor.npm`) and unpacked into the output folder, so the decks work offline.
 Figures are the notebooks' embedded PNGs, so each deck is one HTML file plus ``_static/``.
 """
 
@@ -34,24 +34,17 @@ from __future__ import annotations
 
 import base64
 import copy
-import fnmatch
-import hashlib
 import html
-import os
 import re
-import shutil
 import struct
-import subprocess
-import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from .site import strip_solution_code
-
-SETUP_MARKER = "# Setup, the same in every lesson"
+from . import assignment
+from .assignment import SETUP_MARKER, strip_solution_code  # noqa: F401  (used by tests and callers)
+from .npm import VENDORED, NpmPackage, fetch_tarball, install_vendored, vendor_cache  # noqa: F401
 
 # ------------------------------------------------------------ layout constants
 WIDTH, HEIGHT = 1280, 720          # reveal.js's slide size (16:9), scaled to the screen
@@ -74,38 +67,22 @@ BADGE_RE = re.compile(r"\[!\[([^\]]*)\]\([^)]*\)\]\(([^)]*)\)")   # [![alt](img)
 
 
 # --------------------------------------------------------------- cell roles
-def _first_line(cell) -> str:
-    return cell.source.strip().split("\n", 1)[0].strip().upper()
+# The deck's view of assignment.walk's roles: what it leaves out ("setup", "raw", "test"),
+# what it shows as the student sees it ("solution") and the rest ("content").
+_SLIDE_ROLE = {assignment.SETUP: "setup", assignment.PUBLIC_TEST: "test", assignment.PROBE: "test",
+               assignment.SOLUTION: "solution"}
 
 
 def cell_roles(nb) -> list[str]:
-    """The role of every cell, from otter's markers and the course's conventions.
+    """The role of every cell on a slide, from :func:`instructor.assignment.walk`.
 
-    One of ``"setup"`` (the first code cell, when it is the course's setup cell),
-    ``"raw"`` (otter's ``# BEGIN/END ...`` and config cells), ``"test"`` (a cell between
-    ``# BEGIN TESTS`` and ``# END TESTS``, or any ``# HIDDEN`` probe), ``"solution"`` (a
-    cell between ``# BEGIN SOLUTION`` and ``# END SOLUTION``), or ``"content"``.
+    One of ``"setup"`` (the course's setup cell), ``"raw"`` (any raw cell: otter's
+    ``# BEGIN/END ...`` and config cells), ``"test"`` (a public test or a hidden probe),
+    ``"solution"`` (a cell of a solution block) or ``"content"`` (the rest, an
+    exercise's text included).
     """
-    roles, block = [], None
-    first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), None)
-    for i, cell in enumerate(nb.cells):
-        first = _first_line(cell)
-        if cell.cell_type == "raw":
-            for kind in ("SOLUTION", "TESTS"):
-                if first.startswith(f"# BEGIN {kind}"):
-                    block = kind
-                elif first.startswith(f"# END {kind}"):
-                    block = None
-            roles.append("raw")
-        elif i == first_code and cell.source.startswith(SETUP_MARKER):
-            roles.append("setup")
-        elif block == "TESTS" or (cell.cell_type == "code" and first.startswith("# HIDDEN")):
-            roles.append("test")
-        elif block == "SOLUTION":
-            roles.append("solution")
-        else:
-            roles.append("content")
-    return roles
+    return ["raw" if part.cell.cell_type == "raw" else _SLIDE_ROLE.get(part.role, "content")
+            for part in assignment.walk(nb)]
 
 
 # ------------------------------------------------------------ text shortening
@@ -399,100 +376,6 @@ def write_live(sources: list[Path], out: Path, solutions: bool = False) -> list[
         nbformat.write(live_notebook(nbformat.read(source, as_version=4), solutions), path)
         paths.append(path)
     return paths
-
-
-# ------------------------------------------------------------ vendored JavaScript
-@dataclass(frozen=True)
-class NpmPackage:
-    """An npm package pinned by version and by its tarball's sha512 (npm's "integrity"),
-    and the files of it that the decks need (``fnmatch`` patterns inside the tarball's
-    ``package/``)."""
-    name: str
-    version: str
-    integrity: str
-    files: tuple[str, ...]
-    folder: str            # where under _static/ it is unpacked
-
-    @property
-    def tarball(self) -> str:
-        return f"{self.name.replace('/', '-').lstrip('@')}-{self.version}.tgz"
-
-
-VENDORED = (
-    NpmPackage("reveal.js", "5.2.1",
-               "sha512-r7//6mIM5p34hFiDMvYfXgyjXqGRta+/psd9YtytsgRlrpRzFv4RbH76TXd2qD+7ZPZEbpBDhdRhJaFgfQ7zNQ==",
-               ("dist/reveal.js", "dist/reveal.css", "dist/theme/white.css",
-                "dist/theme/fonts/source-sans-pro/*", "plugin/notes/notes.js", "LICENSE"),
-               "reveal.js"),
-    NpmPackage("katex", "0.16.47",
-               "sha512-Eeo8Ys1doU1z+x8AZsPpQu+p/QcZBI5PeOo7QGQdy2x2m0MU/hYagBbGOmXwr5KVbEfVuWv9LpnQWeehogurjg==",
-               ("dist/katex.min.js", "dist/katex.min.css", "dist/contrib/auto-render.min.js",
-                "dist/fonts/*.woff2", "LICENSE"),
-               "katex"),
-)
-
-
-def vendor_cache() -> Path:
-    """Where the pinned npm tarballs are kept: ``$COURSE_VENDOR_CACHE``, else
-    ``$XDG_CACHE_HOME/cnn-keras-course/npm`` (``~/.cache/...``)."""
-    if os.environ.get("COURSE_VENDOR_CACHE"):
-        return Path(os.environ["COURSE_VENDOR_CACHE"])
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "cnn-keras-course" / "npm"
-
-
-def _integrity(path: Path) -> str:
-    return "sha512-" + base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
-
-
-def fetch_tarball(package: NpmPackage, cache: Path | None = None) -> Path:
-    """The package's tarball from the cache, or fetched with ``npm pack`` (from the npm
-    registry) into it; refused unless its sha512 is the pinned one."""
-    cache = cache or vendor_cache()
-    path = cache / package.tarball
-    if path.exists() and _integrity(path) == package.integrity:
-        return path
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError(
-            f"course slides needs {package.name}@{package.version} from the npm registry and "
-            f"npm is not installed (Debian/Ubuntu: apt install npm), or place {package.tarball} "
-            f"(sha512 {package.integrity}) in {cache}")
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        result = subprocess.run(
-            [npm, "pack", f"{package.name}@{package.version}", "--pack-destination", tmp,
-             "--silent"], capture_output=True, text=True, cwd=tmp)
-        fetched = Path(tmp) / package.tarball
-        if result.returncode != 0 or not fetched.exists():
-            raise RuntimeError(f"npm pack {package.name}@{package.version} failed:\n"
-                               f"{result.stdout}{result.stderr}")
-        got = _integrity(fetched)
-        if got != package.integrity:
-            raise RuntimeError(f"{package.name}@{package.version} from npm has {got}, "
-                               f"not the pinned {package.integrity}: not used")
-        os.replace(fetched, path)
-    return path
-
-
-def install_vendored(static: Path, cache: Path | None = None) -> None:
-    """Unpack the decks' JavaScript and CSS (:data:`VENDORED`) into ``static``."""
-    for package in VENDORED:
-        dest = static / package.folder
-        if dest.exists():
-            shutil.rmtree(dest)
-        with tarfile.open(fetch_tarball(package, cache)) as tar:
-            members = [m for m in tar.getmembers() if m.isfile() and any(
-                fnmatch.fnmatch(m.name, "package/" + pattern) for pattern in package.files)]
-            missing = [pattern for pattern in package.files if not any(
-                fnmatch.fnmatch(m.name, "package/" + pattern) for m in members)]
-            if missing:
-                raise RuntimeError(f"{package.tarball} has no {missing}")
-            for member in members:
-                target = dest / member.name.removeprefix("package/")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with tar.extractfile(member) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
 
 
 # ------------------------------------------------------------ HTML

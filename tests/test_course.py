@@ -111,12 +111,20 @@ def test_sync_rewrites_setup_cells_and_badges(tmp_path):
 
 # -------------------------------------------------------------- leak scanning
 def toy_source():
+    """One question (a solution, a public test, a probe), then two cells of the lesson.
+    A `# HIDDEN` cell is a probe only inside a tests block (instructor.assignment)."""
     C = nbformat.v4
     nb = C.new_notebook()
     nb.cells = [
+        C.new_raw_cell("# BEGIN QUESTION\nname: q\npoints: 1"),
+        C.new_raw_cell("# BEGIN SOLUTION"),
         C.new_code_cell("def f(x):\n    # BEGIN SOLUTION\n    secret_value = x * 42\n    return secret_value\n    # END SOLUTION"),
+        C.new_raw_cell("# END SOLUTION"),
+        C.new_raw_cell("# BEGIN TESTS"),
         C.new_code_cell("assert f(1) == 42"),
         C.new_code_cell("# HIDDEN\nassert f(2) == 84"),
+        C.new_raw_cell("# END TESTS"),
+        C.new_raw_cell("# END QUESTION"),
         C.new_code_cell("y = 2  # SOLUTION"),
         C.new_code_cell("return_value = None\nz = 1"),
     ]

@@ -379,4 +379,4 @@ def test_pages_workflow_installs_the_site_extra_and_publishes_dist_site():
     install = next(line for line in workflow.splitlines() if "pip install" in line).lower().split()
     assert names <= set(install), f"pages.yml does not install {names - set(install)}"
     assert "-c constraints.txt" in " ".join(install)
-    assert "python -m instructor.site" in workflow and "path: dist/site" in workflow
+    assert "python -m instructor.course site" in workflow and "path: dist/site" in workflow
