@@ -52,56 +52,15 @@ INSTRUCTOR_SECTIONS = ("Exercises and grading", "Tests and CI", "Repository layo
 COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE_FILE = "images/colab-badge.svg"
 FAVICON_FILE = "images/favicon.svg"
+DATA = Path(__file__).with_name("data") / "site"   # package data: the files below
 # A 3x3 filter over a feature map: the site's icon (without one, browsers ask for a
 # /favicon.ico that is not there).
-FAVICON_SVG = """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">
-<rect width="16" height="16" rx="3" fill="#f9ab00"/>
-<g fill="#555"><rect x="2" y="2" width="3" height="3"/><rect x="6.5" y="2" width="3" height="3"/>
-<rect x="11" y="2" width="3" height="3"/><rect x="2" y="6.5" width="3" height="3"/>
-<rect x="11" y="6.5" width="3" height="3"/><rect x="2" y="11" width="3" height="3"/>
-<rect x="6.5" y="11" width="3" height="3"/><rect x="11" y="11" width="3" height="3"/></g>
-<rect x="6.5" y="6.5" width="3" height="3" fill="#fff"/>
-</svg>
-"""
+FAVICON_SVG = (DATA / "favicon.svg").read_text()
 # Our own drawing of the usual "Open in Colab" badge, so that pages load nothing from
 # elsewhere (the site must display offline, and a reader's visit tells no third party).
-BADGE_SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="117" height="20" role="img" \
-aria-label="Open in Colab">
-<title>Open in Colab</title>
-<rect width="117" height="20" rx="3" fill="#555"/>
-<path d="M52 0h62a3 3 0 0 1 3 3v14a3 3 0 0 1-3 3H52z" fill="#f9ab00"/>
-<g font-family="Verdana,DejaVu Sans,sans-serif" font-size="11">
-<text x="7" y="14" fill="#fff">Open in</text><text x="62" y="14" fill="#222">Colab</text>
-</g>
-</svg>
-"""
-
-CONF_PY = '''\
-# Written by instructor/site.py for each build; edit that file, not this one.
-project = {title!r}
-author = "the course's authors"
-# MathJax served from the site itself (the package's folder has a hyphen in its name).
-extensions = ["myst_nb", "sphinx-mathjax-offline"]
-exclude_patterns = ["_build"]
-# Pages show the outputs stored in the notebooks; nothing is executed.
-nb_execution_mode = "off"
-myst_enable_extensions = ["dollarmath", "amsmath"]
-myst_heading_anchors = 3
-html_title = {title!r}
-html_theme = "sphinx_book_theme"
-html_show_sourcelink = False
-html_favicon = {favicon!r}
-# Light by default: the figures are drawn on white (readers can switch to dark).
-html_context = {{"default_mode": "light"}}
-html_theme_options = {{
-    "repository_url": {repo!r},
-    "repository_branch": "main",
-    "path_to_docs": "",  # lessons are staged at notebooks/, as in the repository
-    "use_repository_button": True,
-    "launch_buttons": {{"colab_url": "https://colab.research.google.com"}},
-    "show_toc_level": 2,
-}}
-'''
+BADGE_SVG = (DATA / "colab-badge.svg").read_text()
+# Sphinx's conf.py, written for each build (str.format: title, repo, favicon).
+CONF_PY = (DATA / "conf.py.template").read_text()
 
 
 # ------------------------------------------------------------ lesson pages

@@ -36,6 +36,7 @@ import base64
 import copy
 import html
 import re
+import string
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -379,65 +380,12 @@ def write_live(sources: list[Path], out: Path, solutions: bool = False) -> list[
 
 
 # ------------------------------------------------------------ HTML
-STYLE = f"""
-/* Course slides (after nbconvert's CSS; "html body" outranks the reveal theme, loaded
-   later): a 16:9 slide of {WIDTH}x{HEIGHT}, text and code sized to fit. */
-html body .reveal {{ font-size: 22px; }}
-html body .reveal .slides {{ text-align: left; }}
-html body .reveal .slides section {{ padding: 0 20px; box-sizing: border-box; line-height: 1.35; }}
-html body .reveal .jp-RenderedHTMLCommon, html body .reveal .jp-RenderedHTMLCommon p, 
-html body .reveal .jp-RenderedHTMLCommon li {{ font-size: 22px; line-height: 1.35; }}
-html body .reveal .jp-RenderedHTMLCommon p {{ margin: 0 0 10px 0; }}
-html body .reveal .jp-RenderedHTMLCommon ul, html body .reveal .jp-RenderedHTMLCommon ol {{ margin: 0 0 10px 0; }}
-html body .reveal h1, html body .reveal h2, html body .reveal h3, html body .reveal h4 {{
-  text-transform: none; line-height: 1.2; }}
-html body .reveal h1, html body .reveal .jp-RenderedHTMLCommon h1 {{ font-size: 44px; margin: 0 0 16px 0; }}
-html body .reveal h2, html body .reveal .jp-RenderedHTMLCommon h2 {{ font-size: 34px; margin: 0 0 14px 0; }}
-html body .reveal h3, html body .reveal .jp-RenderedHTMLCommon h3 {{ font-size: 27px; margin: 4px 0 10px 0; }}
-html body .reveal h4, html body .reveal .jp-RenderedHTMLCommon h4 {{ font-size: 23px; margin: 4px 0 8px 0; }}
-html body .reveal .jp-Cell {{ padding: 0; margin: 0 0 6px 0; }}
-html body .reveal .jp-InputPrompt, html body .reveal .jp-OutputPrompt {{ display: none; }}
-html body .reveal pre {{ box-sizing: border-box; width: 100%; margin: 0; }}
-html body .reveal div.highlight > pre, html body .reveal .jp-InputArea-editor pre {{
-  font-size: 15px; line-height: 1.3; white-space: pre-wrap; word-break: break-word; }}
-html body .reveal .jp-OutputArea-output pre {{
-  font-size: 14px; line-height: 1.25; white-space: pre-wrap; word-break: break-word; width: 100%; }}
-html body .reveal .jp-OutputArea-output img {{
-  max-height: {MAX_IMAGE_HEIGHT}px; max-width: 100%; width: auto; height: auto; margin: 0 auto; display: block; }}
-html body .reveal .jp-RenderedHTMLCommon table {{ font-size: 16px; margin: 0; }}
-html body .reveal .jp-RenderedHTMLCommon td, html body .reveal .jp-RenderedHTMLCommon th {{ padding: 2px 8px; }}
-html body .reveal code {{ font-size: 0.9em; }}
-"""
-
+DATA = Path(__file__).with_name("data") / "slides"   # package data: the files below
+# The decks' CSS, after nbconvert's ("html body" outranks the reveal theme, loaded later).
+STYLE = string.Template((DATA / "style.css").read_text()).substitute(
+    WIDTH=WIDTH, HEIGHT=HEIGHT, MAX_IMAGE_HEIGHT=MAX_IMAGE_HEIGHT)
 # nbconvert's reveal template with every CDN replaced by the files in _static/.
-TEMPLATE = """{%- extends 'index.html.j2' -%}
-{%- block html_head_js -%}{%- endblock html_head_js -%}
-{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
-{%- block html_head_js_mathjax -%}
-<link rel="stylesheet" href="_static/katex/dist/katex.min.css">
-{%- endblock html_head_js_mathjax -%}
-{%- block html_head_css -%}
-<style type="text/css">{{ resources.course_css }}</style>
-{%- endblock html_head_css -%}
-{% block footer_js %}
-<script src="_static/katex/dist/katex.min.js"></script>
-<script src="_static/katex/dist/contrib/auto-render.min.js"></script>
-<script src="_static/reveal.js/dist/reveal.js"></script>
-<script src="_static/reveal.js/plugin/notes/notes.js"></script>
-<script>
-renderMathInElement(document.body, {
-  delimiters: [
-    {left: "$$", right: "$$", display: true}, {left: "\\\\[", right: "\\\\]", display: true},
-    {left: "$", right: "$", display: false}, {left: "\\\\(", right: "\\\\)", display: false}],
-  throwOnError: false});
-Reveal.initialize({
-  width: {{ resources.reveal.width }}, height: {{ resources.reveal.height }}, margin: 0.02,
-  center: false, hash: true, controls: true, progress: true, slideNumber: "c/t",
-  transition: "{{ resources.reveal.transition }}", plugins: [RevealNotes]
-});
-</script>
-{% endblock footer_js %}
-"""
+TEMPLATE = (DATA / "reveal.html.j2").read_text()
 
 
 def exporter():
