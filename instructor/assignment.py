@@ -41,10 +41,10 @@ because otter builds the student version and its autograder from the same notebo
 cell is hidden when its **very first line** is a comment (``#`` after optional spaces) that
 contains the word ``hidden`` in any case. So ``# HIDDEN``, ``#HIDDEN``, ``# Hidden`` and
 ``# hidden: edge cases`` are probes; ``# HIDDEN_CASES`` (no word ``hidden``) and an
-uncommented first line are public tests. A test cell that starts with a blank line is
-refused (:class:`FormatError`): otter reads only the very first line, so it would call
-such a cell public whatever the next line says, and the course would show a probe to
-students; the same goes for a marker cell starting with a blank line. Otter's test
+uncommented first line are public tests. A test cell that starts with a blank line and
+then ``# HIDDEN`` is refused (:class:`FormatError`): otter reads only the very first line,
+so it would call that cell public and show it to students. A marker cell is refused
+likewise when a blank line or spaces come before its marker (otter would not see it). Otter's test
 configuration blocks (a docstring ``# BEGIN TEST CONFIG``) are refused too: the course does not
 use them and they could make a cell hidden another way, and so are otter's fenced Markdown
 config cells (```` ```otter ````), which otter reads as raw marker cells. A cell outside a tests block is
@@ -94,8 +94,17 @@ def first_line(cell) -> str:
     return cell.source.strip().split("\n", 1)[0].strip().upper()
 
 
-def _starts_blank(cell) -> bool:
-    return bool(cell.source.strip()) and not cell.source.split("\n", 1)[0].strip()
+def _otters_line(cell) -> str:
+    """The line where otter-grader looks for markers: the very first one, blank or not."""
+    return cell.source.split("\n", 1)[0]
+
+
+def _is_marker_line(line: str) -> bool:
+    return bool(_BOUNDARY.match(line) or _CONFIG.match(line))
+
+
+def _is_hidden_line(line: str) -> bool:
+    return line.lstrip().startswith("#") and bool(_HIDDEN.search(line))
 
 
 def boundary(cell) -> tuple[str, str] | None:
@@ -119,8 +128,7 @@ def is_assignment(nb) -> bool:
 def is_hidden_test(cell) -> bool:
     """Otter-grader's rule for a test cell: hidden when its first line is a comment holding
     the word ``hidden`` in any case (see the module docstring)."""
-    first = first_line(cell)
-    return first.startswith("#") and bool(_HIDDEN.search(first))
+    return _is_hidden_line(first_line(cell))
 
 
 def first_code_cell(nb) -> int:
@@ -157,14 +165,14 @@ def walk(nb) -> Iterator[Part]:
     blocks: list[str] = []
     question = None
     for index, cell in enumerate(nb.cells):
-        def fail(why: str):
+        def fail(why: str) -> FormatError:
             return FormatError(f"cell {index} ({cell.source[:60]!r}): {why}")
 
         bound = boundary(cell)
-        if cell.cell_type == "raw" and _starts_blank(cell) and (
-                _BOUNDARY.match(first_line(cell)) or _CONFIG.match(first_line(cell))):
-            raise fail("a marker cell starts with a blank line, so otter-grader would not see "
-                       "its marker: remove the blank line")
+        if cell.cell_type == "raw" and _is_marker_line(first_line(cell)) \
+                and not _is_marker_line(_otters_line(cell)):
+            raise fail("otter-grader reads a marker only at the very start of a cell: remove "
+                       "the blank line or spaces before it")
         if bound and bound[0] == "BEGIN":
             kind = bound[1]
             if kind == "QUESTION":
@@ -192,16 +200,18 @@ def walk(nb) -> Iterator[Part]:
         if is_config(cell):
             yield Part(index, cell, CONFIG, question)
             continue
-        if cell.cell_type == "markdown" and cell.source.strip().startswith("```otter"):
+        if cell.cell_type == "markdown" and any(line.strip() == "```otter"
+                                                for line in cell.source.split("\n")):
             raise fail("otter's fenced Markdown config cells are not used in this course: "
                        "write the marker in a raw cell")
         block = blocks[-1] if blocks else None
         if block == "TESTS":
             if cell.cell_type != "code":
                 raise fail("a tests block holds a cell that is not code")
-            if _starts_blank(cell):
-                raise fail("a test cell starts with a blank line; otter-grader reads only the "
-                           "very first line for `# HIDDEN`: remove the blank line")
+            if is_hidden_test(cell) != _is_hidden_line(_otters_line(cell)):
+                raise fail("a test cell starts with a blank line before `# HIDDEN`; otter-grader "
+                           "reads only the very first line, and would show it to students: "
+                           "remove the blank line")
             if _TEST_CONFIG.match(cell.source.split("\n", 1)[0]):
                 raise fail("otter's test configuration blocks are not used in this course: "
                            "mark a hidden test with a first line `# HIDDEN`")

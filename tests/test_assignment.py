@@ -110,12 +110,17 @@ def test_hidden_is_otters_rule_on_the_first_line(first, role):
     assert assignment.roles(nb)[2] == role
 
 
-@pytest.mark.parametrize("source", ["\n# HIDDEN\nresult = f(3)", "  \n# hidden\nresult = 1",
-                                    "\nassert f(1) == 42"])
-def test_a_test_cell_starting_with_a_blank_line_is_refused(source):
+@pytest.mark.parametrize("source", ["\n# HIDDEN\nresult = f(3)", "  \n# hidden\nresult = 1"])
+def test_a_blank_line_before_the_hidden_marker_is_refused(source):
+    """Otter reads only the very first line: it would show this probe to students."""
     nb = notebook(*question("q", *block("TESTS", C.new_code_cell(source))))
     with pytest.raises(FormatError, match="blank line"):
         list(assignment.walk(nb))
+
+
+def test_a_public_test_may_start_with_a_blank_line():
+    nb = notebook(*question("q", *block("TESTS", C.new_code_cell("\nassert f(1) == 42"))))
+    assert assignment.roles(nb)[2] == PUBLIC_TEST
 
 
 @pytest.mark.parametrize("cells, why", [
@@ -128,10 +133,12 @@ def test_a_test_cell_starting_with_a_blank_line_is_refused(source):
     (question("q", *block("SOLUTION", *block("TESTS"))), "inside a SOLUTION block"),
     ([C.new_raw_cell("# BEGIN QUESTION\npoints: 1"), C.new_raw_cell("# END QUESTION")], "no name"),
     ([C.new_raw_cell("\n# BEGIN QUESTION\nname: q")], "blank line"),
+    ([C.new_raw_cell("  # BEGIN QUESTION\nname: q")], "spaces before it"),
     (question("q", *block("TESTS", C.new_code_cell('""" # BEGIN TEST CONFIG\nhidden: true\n'
                                                    '""" # END TEST CONFIG\nassert True'))),
      "test configuration"),
     ([C.new_markdown_cell("```otter\n# BEGIN QUESTION\nname: q\n```")], "fenced"),
+    ([C.new_markdown_cell("Text.\n\n```otter\n# END QUESTION\n```")], "fenced"),
 ])
 def test_what_otter_would_refuse_or_read_otherwise_is_refused(cells, why):
     with pytest.raises(FormatError, match=why):
