@@ -18,6 +18,16 @@ def test_there_are_lessons():
     assert [p.name[:2] for p in LESSONS][:2] == ["01", "02"]
 
 
+def test_every_subcommand_runs_its_own_function():
+    """course.main parses, then hands the arguments to one function per subcommand."""
+    import argparse
+
+    parser = course.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == set(course.COMMANDS)
+    assert course.build_parser().parse_args(["site", "--out", "x"]).out == Path("x")
+
+
 # ------------------------------------------------------------ notebook shape
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_every_lesson_opens_the_same_way(path):
