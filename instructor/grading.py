@@ -21,8 +21,8 @@ How a submission is graded (``course grade``):
 3. The **reference solution** (the source notebook without its tests) runs the same way
    with the same seed. In this process, which no student code ever touches, each probe's
    ``result`` from the submission is compared with the reference's: equal within a
-   tolerance (:func:`same`). A probe cell may replace that comparison with its own check,
-   written after a line ``# CHECK``; it runs here with ``got``, ``want`` and ``same``
+   tolerance (:func:`difference`). A probe cell may replace that comparison with its own check,
+   written after a line ``# CHECK``; it runs here with ``got``, ``want`` and ``difference``
    and fails by raising ``AssertionError``.
 4. A question's points are split evenly over its probes.
 
@@ -196,14 +196,15 @@ def run_notebook(nb, probes: list[Probe], seed: int, *, size: str = "fast", time
 
 
 # ------------------------------------------------------------- the comparison
-def same(got, want, rtol: float = 1e-6, atol: float = 1e-9, where: str = "result") -> str | None:
-    """None when ``got`` equals ``want`` (numbers and arrays within the tolerance), else
-    where and how they differ. Raises nothing, whatever ``got`` is."""
+def difference(got, want, rtol: float = 1e-6, atol: float = 1e-9, where: str = "result") -> str | None:
+    """How ``got`` differs from ``want`` (where and how), or None when they are equal (numbers
+    and arrays within the tolerance): a probe's check reads
+    ``assert difference(got, want) is None``. Raises nothing, whatever ``got`` is."""
     if isinstance(want, dict):
         if not isinstance(got, dict) or set(got) != set(want):
             return f"{where}: expected a dict with keys {sorted(want)}"
         for k in want:
-            problem = same(got[k], want[k], rtol, atol, f"{where}[{k!r}]")
+            problem = difference(got[k], want[k], rtol, atol, f"{where}[{k!r}]")
             if problem:
                 return problem
         return None
@@ -211,7 +212,7 @@ def same(got, want, rtol: float = 1e-6, atol: float = 1e-9, where: str = "result
         if not isinstance(got, list) or len(got) != len(want):
             return f"{where}: expected a list of length {len(want)}"
         for i, (g, w) in enumerate(zip(got, want)):
-            problem = same(g, w, rtol, atol, f"{where}[{i}]")
+            problem = difference(g, w, rtol, atol, f"{where}[{i}]")
             if problem:
                 return problem
         return None
@@ -231,6 +232,9 @@ def same(got, want, rtol: float = 1e-6, atol: float = 1e-9, where: str = "result
     return f"{where}: cannot compare a {type(want).__name__}"
 
 
+same = difference   # the earlier name, for checks written before the rename
+
+
 def judge(probe: Probe, got: dict | None, want: dict | None) -> str | None:
     """None when the student's answer to ``probe`` passes, else the reason."""
     if want is None or "result" not in want:
@@ -240,8 +244,8 @@ def judge(probe: Probe, got: dict | None, want: dict | None) -> str | None:
     if "error" in got:
         return str(got["error"])[:200]
     if probe.check is None:
-        return same(got.get("result"), want["result"])
-    scope = {"np": np, "math": math, "same": same, "got": got.get("result"), "want": want["result"]}
+        return difference(got.get("result"), want["result"])
+    scope = {"np": np, "math": math, "difference": difference, "same": difference, "got": got.get("result"), "want": want["result"]}
     try:
         exec(compile(probe.check, f"<check {probe.id}>", "exec"), scope)
     except AssertionError as err:
@@ -435,6 +439,10 @@ def _run_reference(source, source_nb, probes, seed, size, timeout, confined) -> 
                              timeout=max(timeout, REFERENCE_MIN_SECONDS))
     if reference.answers is None:
         raise _ReferenceFailed(f"the reference solution of {source.name} did not run: {reference.reason}")
+    if reference.cell_errors:   # e.g. its data is not where the sandbox can read it
+        print(f"course grade: WARNING: {len(reference.cell_errors)} cell(s) of the reference "
+              f"solution of {source.name} raised, so the students' notebooks will too; the first: "
+              f"{reference.cell_errors[0]}", file=sys.stderr)
     return reference
 
 

@@ -1,8 +1,7 @@
 """Helpers shared by the notebooks of the course "Convolutional neural networks in Keras".
 
 Plumbing that a student does not need to read lives here; code a student should
-learn stays in the notebooks. Each function's docstring names the lesson that
-introduced it.
+learn stays in the notebooks. Each module's docstring says which lessons use it.
 """
 
 import os as _os

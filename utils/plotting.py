@@ -1,24 +1,12 @@
-"""Figures the lessons share: image grids, learning curves, a figure saver (lesson 02 onwards)."""
+"""Figures the lessons share: image grids and learning curves (lesson 02 onwards)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
-
-FIGURE_DIR = Path("figures")
-
-
-def save_fig(name: str, fig=None, dpi: int = 150) -> Path:
-    """Save a figure as ``figures/<name>.png`` next to the notebook and return the path."""
-    fig = fig or plt.gcf()
-    FIGURE_DIR.mkdir(parents=True, exist_ok=True)
-    path = FIGURE_DIR / f"{name}.png"
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    return path
 
 
 def show_images(

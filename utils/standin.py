@@ -63,7 +63,6 @@ from matplotlib.colors import hsv_to_rgb
 from .data import CIFAR10_CLASSES, CIFAR10_FOLDER, sha256_of
 
 SIZE = 32
-BATCH_ROWS = 10_000
 STANDIN_NOTE = (
     "Synthetic stand-in for CIFAR-10 made by utils.standin (cnn-keras-course): one shape per "
     "class on noisy backgrounds, with CIFAR-10's class names and file format. Not CIFAR-10."
