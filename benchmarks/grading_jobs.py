@@ -12,13 +12,13 @@ Compare the numbers of one run: another machine or another load gives other numb
     python benchmarks/grading_jobs.py --lessons 01 --copies 6 --jobs 1 2 3
 
 Needs bubblewrap (or --unconfined) and, for lesson 02, MNIST in Keras's cache
-(tools/offline_cache.py).
+(tools/offline_cache.py ../shared/offline-data --keras-home DIR, then KERAS_HOME=DIR);
+it stops if any cell of a lesson's reference solution raises.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 import tempfile
@@ -54,6 +54,10 @@ def main(argv=None) -> None:
             start = time.perf_counter()
             references[source] = run_reference(source, *rest)
             reference_seconds[source] = time.perf_counter() - start
+            if references[source].cell_errors:   # a lesson without its data measures nothing
+                sys.exit(f"{source.name}: the reference solution raised in "
+                         f"{len(references[source].cell_errors)} cell(s), the first: "
+                         f"{references[source].cell_errors[0]}")
         return references[source]
 
     grading._run_reference = reference_once

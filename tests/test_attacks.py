@@ -7,16 +7,14 @@ folder, reach the network, or stop the batch. See instructor/grading.py and
 instructor/sandbox.py for what is protected and how.
 """
 
-import hashlib
 import os
-import socket
 import threading
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from demo_assignment import SOURCE, with_answers
+from demo_assignment import SOURCE, Listener, file_hashes, student_notebook, with_answers
 from instructor import course, grading, sandbox
 
 TIMEOUT = 60   # a healthy submission needs about 3 s here, 20 on a loaded machine
@@ -114,7 +112,6 @@ for target in ("{canary}", "{SOURCE}", os.path.expanduser("~/.bashrc"), "/usr/li
         pass
 """, "first", 2, "all tests passed"),
         "opens_network": (("""
-import socket
     for host, port in (("127.0.0.1", %d), ("pypi.org", 443), ("8.8.8.8", 53)):
         try:
             socket.create_connection((host, port), timeout=3).close()
@@ -193,56 +190,30 @@ while True:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    pytest.importorskip("otter", reason="student versions are made with otter-grader "
-                                        "(the instructor extra), not installed here")
-    build = tmp_path_factory.mktemp("build")
-    student = nbformat.read(course.make_student_version(SOURCE, build), as_version=4)
+    student = student_notebook(tmp_path_factory.mktemp("build"))
     folder = tmp_path_factory.mktemp("submissions")
     endless = tmp_path_factory.mktemp("endless")
     outside = tmp_path_factory.mktemp("outside")
     canary = outside / "canary.txt"
     canary.write_text("untouched")
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.settimeout(0.5)
-    connections = []
-    stop = threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                connections.append(listener.accept())
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    cases = attacks(canary, listener.getsockname()[1])
-    for name, (answers, attack, where, _, _) in cases.items():
-        nbformat.write(submission(student, answers, attack, where),
-                       (endless if name in ENDLESS else folder) / f"{name}.ipynb")
-    nbformat.write(submission(student, ("return x * x", "return sum(values) / len(values)"), "pass"),
-                   folder / "honest.ipynb")
-
-    def snapshot():
-        roots = (folder, endless, outside, SOURCE.parent, Path(course.__file__).parent,
-                 Path(sandbox.__file__).parents[1] / "utils")
-        return {p: hashlib.sha256(p.read_bytes()).hexdigest()
-                for root in roots for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
-
-    before = snapshot()
-    out = tmp_path_factory.mktemp("out")
-    # Two at a time, as `course grade --jobs 2` grades them (each sandbox under its own user).
-    rows = grading.grade_folder(folder, SOURCE, out / "grades.csv", timeout=TIMEOUT, progress=False,
-                                jobs=2)
-    rows += grading.grade_folder(endless, SOURCE, out / "endless.csv", timeout=SHORT_TIMEOUT,
-                                 progress=False, jobs=2)
-    stop.set()
-    thread.join()
-    listener.close()
-    return {"rows": rows, "cases": cases, "before": before, "after": snapshot(),
-            "connections": connections}
+    roots = (folder, endless, outside, SOURCE.parent, Path(course.__file__).parent,
+             Path(sandbox.__file__).parents[1] / "utils")
+    with Listener() as listener:
+        cases = attacks(canary, listener.port)
+        for name, (answers, attack, where, _, _) in cases.items():
+            nbformat.write(submission(student, answers, attack, where),
+                           (endless if name in ENDLESS else folder) / f"{name}.ipynb")
+        nbformat.write(submission(student, ("return x * x", "return sum(values) / len(values)"), "pass"),
+                       folder / "honest.ipynb")
+        before = file_hashes(*roots)
+        out = tmp_path_factory.mktemp("out")
+        # Two at a time, as `course grade --jobs 2` grades them (each sandbox under its own user).
+        rows = grading.grade_folder(folder, SOURCE, out / "grades.csv", timeout=TIMEOUT,
+                                    progress=False, jobs=2)
+        rows += grading.grade_folder(endless, SOURCE, out / "endless.csv", timeout=SHORT_TIMEOUT,
+                                     progress=False, jobs=2)
+    return {"rows": rows, "cases": cases, "before": before, "after": file_hashes(*roots),
+            "connections": listener.connections}
 
 
 def test_the_honest_submission_gets_full_points(graded):

@@ -11,7 +11,6 @@ listed in the README ("Grading on Gradescope").
 import importlib
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from demo_assignment import SOURCE, with_answers
+from demo_assignment import SOURCE, Listener, file_hashes, student_notebook, with_answers
 from instructor import course, gradescope, grading, sandbox
 
 # The attack code lives in tests/test_attacks.py; imported by name at run time, since deptry
@@ -31,7 +30,7 @@ _attack_suite = importlib.import_module("test_attacks")
 attacks, submission = _attack_suite.attacks, _attack_suite.submission
 
 TIMEOUT = 60   # seconds per run; a healthy one needs about 3 s here, 20 on a loaded machine
-ATTACKS = ("patches_machinery", "forges_results_and_kills_parent", "exits_early")
+ATTACKS = tuple(attacks(Path("/nonexistent"), 9))   # every attack of the suite, by name
 VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}
 # Without bubblewrap (a developer's Mac) run_autograder grades unconfined and says so; the
 # attacks need the sandbox (CI always has it).
@@ -46,10 +45,7 @@ def autograder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def student(tmp_path_factory):
-    pytest.importorskip("otter", reason="student versions are made with otter-grader "
-                                        "(the instructor extra), not installed here")
-    return nbformat.read(course.make_student_version(SOURCE, tmp_path_factory.mktemp("build")),
-                         as_version=4)
+    return student_notebook(tmp_path_factory.mktemp("build"))
 
 
 def run_autograder(zip_path: Path, root: Path, files: dict, env: dict | None = None) -> dict:
@@ -82,10 +78,9 @@ def run_autograder(zip_path: Path, root: Path, files: dict, env: dict | None = N
 def graded(autograder, student, tmp_path_factory):
     """Every submission graded by its own run_autograder, two at a time (two containers)."""
     outside = tmp_path_factory.mktemp("outside")
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    cases = attacks(outside / "canary.txt", listener.getsockname()[1])
-    listener.close()
+    (outside / "canary.txt").write_text("untouched")
+    listener = Listener().__enter__()        # closed below, after every run
+    cases = attacks(outside / "canary.txt", listener.port)
     right = ("return x * x", "return sum(values) / len(values)")
     subs = {
         "honest": {"grading_demo.ipynb": with_answers(student, *right)},
@@ -106,10 +101,18 @@ def graded(autograder, student, tmp_path_factory):
     subs["no_namespaces"] = {"grading_demo.ipynb": with_answers(student, *right)}
     envs = {"no_namespaces": {"PATH": f"{fake}:{os.environ['PATH']}"}}
     top = tmp_path_factory.mktemp("autograders")
-    with ThreadPoolExecutor(2) as pool:
-        futures = {name: pool.submit(run_autograder, autograder, top / name, files, envs.get(name))
-                   for name, files in subs.items()}
-    return {name: f.result() for name, f in futures.items()} | {"_cases": cases}
+    roots = (outside, SOURCE.parent, Path(course.__file__).parent,
+             Path(sandbox.__file__).parents[1] / "utils")
+    before = file_hashes(*roots)
+    try:
+        with ThreadPoolExecutor(2) as pool:      # two containers at once
+            futures = {name: pool.submit(run_autograder, autograder, top / name, files, envs.get(name))
+                       for name, files in subs.items()}
+        done = {name: f.result() for name, f in futures.items()}
+    finally:
+        listener.__exit__(None, None, None)
+    changed = sorted(str(p) for p, h in file_hashes(*roots).items() if before.get(p) != h)
+    return done | {"_cases": cases, "_changed": changed, "_connections": listener.connections}
 
 
 def test_the_zip_follows_gradescopes_layout(autograder):
@@ -213,6 +216,12 @@ def test_attacks_get_only_what_their_answers_earn(graded, name):
     assert reason in outputs(graded, name)["q1_square"]
     # the forged results.json and answers files never reached the results folder
     assert graded[name]["files"] == ["results.json"]
+
+
+@pytest.mark.skipif(not CONFINED, reason=f"the attacks need the sandbox: {sandbox.available()}")
+def test_no_attack_changed_a_file_outside_or_reached_the_network(graded):
+    assert graded["_changed"] == []
+    assert graded["_connections"] == []
 
 
 def test_the_submitted_notebook_is_found(tmp_path):

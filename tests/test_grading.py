@@ -5,15 +5,14 @@ correct, partly correct, raising, looping forever, empty, renamed, not a noteboo
 """
 
 import csv
-import hashlib
 import os
 import re
 
 import nbformat
 import pytest
 
-from demo_assignment import SOURCE, with_answers
-from instructor import course, grading, sandbox
+from demo_assignment import SOURCE, file_hashes, student_notebook, with_answers
+from instructor import grading, sandbox
 
 TIMEOUT = 60  # seconds per submission; a healthy one needs about 3 here, 20 on a loaded machine
 # Without bubblewrap (a developer's Mac), grade unconfined; CI always has the sandbox.
@@ -22,10 +21,7 @@ UNCONFINED = sandbox.available() is not None and os.environ.get("CI") != "true"
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    pytest.importorskip("otter", reason="student versions are made with otter-grader "
-                                        "(the instructor extra), not installed here")
-    build = tmp_path_factory.mktemp("build")
-    student = nbformat.read(course.make_student_version(SOURCE, build), as_version=4)
+    student = student_notebook(tmp_path_factory.mktemp("build"))
     folder = tmp_path_factory.mktemp("submissions")
     write = lambda name, nb: nbformat.write(nb, folder / name)
     write("alice.ipynb", with_answers(student, "return x * x", "return sum(values) / len(values)"))
@@ -39,12 +35,12 @@ def graded(tmp_path_factory):
     write("frank - final (2).ipynb", with_answers(student, "return x * x", "return sum(values) / len(values)"))
     (folder / "gina.pdf").write_bytes(b"%PDF-1.4 not a notebook")
     (folder / "hugo").mkdir()  # a folder without a notebook
-    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+    before = file_hashes(folder)
     out = tmp_path_factory.mktemp("out") / "grades.csv"
     # two at a time: the rows must be the same as one at a time, in the submissions' order
     rows = grading.grade_folder(folder, SOURCE, out, timeout=TIMEOUT, progress=False,
                                 unconfined=UNCONFINED, jobs=2)
-    after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+    after = file_hashes(folder)
     return {"rows": rows, "csv": out, "before": before, "after": after, "student": student}
 
 
