@@ -94,6 +94,12 @@ def first_line(cell) -> str:
     return cell.source.strip().split("\n", 1)[0].strip().upper()
 
 
+# A probe's first line where no probe belongs (a question's prompt or solution): refused
+# loudly rather than shown. Only "# HIDDEN" alone or "# hidden: ...", so that a comment such
+# as "# hidden layer sizes" in a solution stays code.
+_MISPLACED_PROBE = re.compile(r"^\s*#\s*hidden\s*(:.*)?$", flags=re.I)
+
+
 def _otters_line(cell) -> str:
     """The line where otter-grader looks for markers: the very first one, blank or not."""
     return cell.source.split("\n", 1)[0]
@@ -216,6 +222,10 @@ def walk(nb) -> Iterator[Part]:
                 raise fail("otter's test configuration blocks are not used in this course: "
                            "mark a hidden test with a first line `# HIDDEN`")
             role = PROBE if is_hidden_test(cell) else PUBLIC_TEST
+        elif question is not None and cell.cell_type == "code" and \
+                _MISPLACED_PROBE.match(first_line(cell)):
+            raise fail("a `# HIDDEN` cell outside the question's tests block: otter-grader would "
+                       "show it to students; put it between BEGIN TESTS and END TESTS")
         elif block is not None:
             role = _BLOCK_ROLES[block]
         elif index == first_code and cell.source.startswith(SETUP_MARKER):

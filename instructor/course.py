@@ -38,6 +38,7 @@ from .assignment import (CHECK_INIT_MARKER, OTTER_INIT_MARKER, SETUP_MARKER,  # 
 from .repo import (COLAB_BADGE_RE, COLAB_PREFIX, colab_base, find_lesson,  # noqa: F401
                    lesson_notebooks, repo_root, repository_url)
 from .repo import shown as _shown
+from .assignment import FormatError
 
 
 # ---------------------------------------------------------------- setup cell
@@ -323,7 +324,10 @@ COMMANDS = {"student": run_student, "check": run_check, "grade": run_grade,
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return COMMANDS[args.command](args, repo_root())
+    try:
+        return COMMANDS[args.command](args, repo_root())
+    except FormatError as err:      # a lesson written outside the format
+        raise SystemExit(f"course {args.command}: {err}") from None
 
 
 if __name__ == "__main__":

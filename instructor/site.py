@@ -86,7 +86,7 @@ def student_page(nb, badge_src: str = f"../{BADGE_FILE}"):
         if role in (assignment.CONFIG, assignment.PROBE):
             continue
         if role == assignment.SOLUTION:
-            if cell.cell_type != "code":
+            if cell.cell_type == "markdown":   # otter drops a solution's Markdown, keeps raw cells
                 continue
             cell.source = strip_solution_code(cell.source)
         if role in (assignment.SOLUTION, assignment.ANSWER, assignment.PUBLIC_TEST) \

@@ -226,8 +226,8 @@ def test_the_issue_case_is_hidden_to_every_consumer():
     assert [p.code for p in q.probes] == ["result = 1"]
     assert course.public_tests(nb) == {"q": ["assert True"]}
     assert "result = 1" in course.secret_lines(nb)
-    assert "result = 1" not in [c.source for c in site.student_page(nb).cells]
-    assert slides.cell_roles(nb)[3] == "test"
+    assert not any("result = 1" in c.source for c in site.student_page(nb).cells)
+    assert assignment.roles(nb)[3] == PROBE
 
 
 # ------------------------------------------------------------ one reader, no cycle
@@ -307,3 +307,26 @@ def test_every_lesson_reads_without_a_format_error(path):
     assert roles.count(SETUP) == (0 if path.parent.name == "assignment" else 1)
     if assignment.is_assignment(nb):
         assert PROBE in roles and PUBLIC_TEST in roles and SOLUTION in roles
+
+
+def test_a_probe_outside_its_tests_block_is_refused_not_shown():
+    """Otter shows a `# HIDDEN` cell that is not in a tests block to students: inside a
+    question that is a misplaced probe, refused loudly (it used to be hidden by the site and
+    counted secret by the leak scan, while otter showed it)."""
+    for first in ("# HIDDEN", "# hidden: edge cases", "#Hidden"):
+        nb = notebook(*question("q", *block("SOLUTION", C.new_code_cell(f"{first}\nresult = 1"))))
+        with pytest.raises(FormatError, match="outside the question's tests block"):
+            assignment.roles(nb)
+    # a comment that only mentions the word stays the solution's code
+    nb = notebook(*question("q", *block("SOLUTION", C.new_code_cell("# hidden layer sizes\nh = 8"))))
+    assert assignment.roles(nb)[2] == SOLUTION
+
+
+def test_the_site_keeps_a_raw_cell_of_a_solution_as_otter_does():
+    nb = notebook(*question("q", C.new_markdown_cell("Write f."),
+                            *block("SOLUTION", C.new_code_cell("def f():\n    return 1  # SOLUTION"),
+                                   C.new_raw_cell("a raw note"),
+                                   C.new_markdown_cell("the solution's explanation"))))
+    sources = [c.source for c in site.student_page(nb).cells]
+    assert "a raw note" in sources
+    assert "the solution's explanation" not in sources
