@@ -38,7 +38,7 @@ from .assignment import (CHECK_INIT_MARKER, OTTER_INIT_MARKER, SETUP_MARKER,  # 
 from .repo import (COLAB_BADGE_RE, COLAB_PREFIX, colab_base, find_lesson,  # noqa: F401
                    lesson_notebooks, repo_root, repository_url)
 from .repo import shown as _shown
-from .assignment import FormatError
+from .assignment import SETUP, FormatError, walk
 
 
 # ---------------------------------------------------------------- setup cell
@@ -74,8 +74,8 @@ def sync(root: Path) -> list[Path]:
     for path in lesson_notebooks(root):
         nb = nbformat.read(path, as_version=4)
         before = nbformat.writes(nb)
-        i = first_code_cell(nb)
-        if not nb.cells[i].source.startswith(SETUP_MARKER):
+        i = next((part.index for part in walk(nb) if part.role == SETUP), None)
+        if i is None:
             raise SystemExit(f"course sync: the first code cell of {path.name} is not the setup cell")
         nb.cells[i].source = setup_cell_source(url)
         for cell in nb.cells:

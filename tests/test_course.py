@@ -1,14 +1,14 @@
 """Tests for the course command: notebook structure, `course sync`, student versions."""
 
 import ast
-import re
 import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from instructor import course, grading
+from instructor import assignment, course, grading
+from instructor.assignment import PROBE, PUBLIC_TEST, SOLUTION
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = course.lesson_notebooks(ROOT)
@@ -44,30 +44,19 @@ def test_every_lesson_opens_the_same_way(path):
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_every_question_has_public_and_hidden_tests(path):
-    """Walk the otter blocks: every question has a solution, a public and a hidden test."""
+    """Every question has a solution, a public and a hidden test (roles from the one reader
+    of the lesson format, instructor/assignment.py)."""
     nb = nbformat.read(path, as_version=4)
     assert course.is_assignment(nb)
-    questions, current, block = [], None, None
-    for cell in nb.cells:
-        first = course.first_line(cell)
-        if cell.cell_type == "raw" and first.startswith("# BEGIN QUESTION"):
-            current = {"name": re.search(r"name:\s*(\S+)", cell.source).group(1),
-                       "solution": 0, "public": 0, "hidden": 0}
-            questions.append(current)
-        elif cell.cell_type == "raw" and first.startswith("# END QUESTION"):
-            current = None
-        elif cell.cell_type == "raw" and first.startswith("# BEGIN "):
-            block = first.split()[2]
-        elif cell.cell_type == "raw" and first.startswith("# END "):
-            block = None
-        elif current is not None and cell.cell_type == "code":
-            if block == "SOLUTION":
-                current["solution"] += 1
-            elif block == "TESTS":
-                current["hidden" if first.startswith("# HIDDEN") else "public"] += 1
-    assert questions, "no exercises"
-    for q in questions:
-        assert q["solution"] and q["public"] and q["hidden"], q
+    counts: dict = {}
+    for part in assignment.walk(nb):
+        if part.question is not None and part.cell.cell_type == "code":
+            counts.setdefault(part.question, {SOLUTION: 0, PUBLIC_TEST: 0, PROBE: 0})
+            if part.role in (SOLUTION, PUBLIC_TEST, PROBE):
+                counts[part.question][part.role] += 1
+    assert counts, "no exercises"
+    for name, q in counts.items():
+        assert all(q.values()), (name, q)
 
 
 def _names(source, ctx):
@@ -81,22 +70,17 @@ def test_hidden_tests_do_not_rely_on_public_test_variables(path):
     """The grader runs each test case on its own: a name that only a public test
     cell defines does not exist when a hidden test runs (it does in the notebook)."""
     nb = nbformat.read(path, as_version=4)
-    public_names, in_tests = set(), False
-    for cell in nb.cells:
-        first = course.first_line(cell)
-        if cell.cell_type == "raw":
-            if first.startswith("# BEGIN TESTS"):
-                in_tests, public_names = True, set()
-            elif first.startswith("# END TESTS"):
-                in_tests = False
+    public_names, block_of = set(), None
+    for part in assignment.walk(nb):
+        if part.role not in (PUBLIC_TEST, PROBE):
             continue
-        if not (in_tests and cell.cell_type == "code"):
-            continue
-        if first.startswith("# HIDDEN"):
-            missing = (_names(cell.source, ast.Load) & public_names) - _names(cell.source, ast.Store)
+        if part.question != block_of:            # a new question's tests
+            public_names, block_of = set(), part.question
+        if part.role == PROBE:
+            missing = (_names(part.cell.source, ast.Load) & public_names) - _names(part.cell.source, ast.Store)
             assert not missing, f"hidden test uses {missing}, defined only in a public test"
         else:
-            public_names |= _names(cell.source, ast.Store)
+            public_names |= _names(part.cell.source, ast.Store)
 
 
 # ---------------------------------------------------------------------- sync
@@ -275,12 +259,13 @@ def test_hidden_tests_are_probes(path):
     nb = nbformat.read(path, as_version=4)
     questions = grading.questions_of(nb)
     assert questions
-    for cell in nb.cells:
-        if cell.cell_type == "code" and course.first_line(cell).startswith("# HIDDEN"):
-            probe = grading.CHECK_MARKER.split(cell.source, maxsplit=1)[0]
-            assert "result" in _names(probe, ast.Store), f"a probe must set `result`:\n{cell.source}"
-            tags = cell.metadata.get("tags", [])
-            assert {"nbval-skip", "skip-execution"} <= set(tags), \
-                "tag hidden cells `nbval-skip` (nbval) and `skip-execution` (nbclient, make execute)"
-            if len(grading.CHECK_MARKER.split(cell.source, maxsplit=1)) > 1:
-                ast.parse(grading.CHECK_MARKER.split(cell.source, maxsplit=1)[1])
+    probes = [part.cell for part in assignment.walk(nb) if part.role == PROBE]
+    assert probes
+    for cell in probes:
+        probe = grading.CHECK_MARKER.split(cell.source, maxsplit=1)[0]
+        assert "result" in _names(probe, ast.Store), f"a probe must set `result`:\n{cell.source}"
+        tags = cell.metadata.get("tags", [])
+        assert {"nbval-skip", "skip-execution"} <= set(tags), \
+            "tag hidden cells `nbval-skip` (nbval) and `skip-execution` (nbclient, make execute)"
+        if len(grading.CHECK_MARKER.split(cell.source, maxsplit=1)) > 1:
+            ast.parse(grading.CHECK_MARKER.split(cell.source, maxsplit=1)[1])
