@@ -84,5 +84,6 @@ def main(argv=None) -> None:
             print(f"lesson {source.stem}: the reference solution ran once, in "
                   f"{reference_seconds[source]:.0f} s (not counted above)", flush=True)
 
+
 if __name__ == "__main__":
     main()

@@ -43,7 +43,6 @@ import csv
 import json
 import math
 import os
-import queue
 import re
 import secrets
 import sys
@@ -121,7 +120,7 @@ def _link_tree(source: Path, dest: Path, mounted_at: str) -> None:
 
 
 def run_notebook(nb, probes: list[Probe], seed: int, *, size: str = "fast", timeout: float = 600,
-                 confined: bool = True, limits: sandbox.Limits | None = None, slot: int = 0) -> Run:
+                 confined: bool = True, limits: sandbox.Limits | None = None) -> Run:
     """Run a notebook and then the probes, in the sandbox; return the plain answers.
 
     Answers are trusted only from a run that exited normally and wrote them after
@@ -154,7 +153,7 @@ def run_notebook(nb, probes: list[Probe], seed: int, *, size: str = "fast", time
                 env[CIFAR10_ENV_VAR] = "/opt/cifar10"
             outcome = sandbox.run([sys.executable, "/opt/course/runner.py", "submission.ipynb",
                                    "answers.json"], work, ro_binds=binds, env=env, stdin=request,
-                                  limits=limits, slot=slot, keep=("answers.json",))
+                                  limits=limits, keep=("answers.json",))
         else:
             env.update(PYTHONPATH=str(UTILS.parent), KERAS_HOME=str(keras_home))
             if os.environ.get(CIFAR10_ENV_VAR):
@@ -245,7 +244,8 @@ def judge(probe: Probe, got: dict | None, want: dict | None) -> str | None:
         return str(got["error"])[:200]
     if probe.check is None:
         return difference(got.get("result"), want["result"])
-    scope = {"np": np, "math": math, "difference": difference, "same": difference, "got": got.get("result"), "want": want["result"]}
+    scope = {"np": np, "math": math, "difference": difference, "same": difference,   # its old name
+             "got": got.get("result"), "want": want["result"]}
     try:
         exec(compile(probe.check, f"<check {probe.id}>", "exec"), scope)
     except AssertionError as err:
@@ -384,23 +384,16 @@ def grade_folder(folder: Path, source: Path, csv_path: Path, timeout: float = 60
     if any(not problem for _, _, problem in todo):
         reference = _run_reference(source, source_nb, probes, seed, size, timeout, confined)
 
-    slots: queue.SimpleQueue = queue.SimpleQueue()   # each running sandbox has its own user
-    for slot in range(jobs):
-        slots.put(slot)
-
     def grade_one(student: str, path: Path | None, problem: str) -> list[Row]:
         if problem:
             return zero_rows(student, questions, problem)
-        slot = slots.get()
-        try:
+        try:   # each sandbox claims a user of its own (instructor.sandbox)
             run = run_notebook(nbformat.read(path, as_version=4), probes, seed, size=size,
-                               timeout=timeout, confined=confined, slot=slot)
+                               timeout=timeout, confined=confined)
             return score(student, questions, run, reference)
         except Exception as err:   # a failure the grader did not foresee: this student only
             return zero_rows(student, questions, "the grader could not grade this "
                              f"submission ({type(err).__name__}); ask your instructor")
-        finally:
-            slots.put(slot)
 
     new: dict[str, list[Row]] = {}
     bar = tqdm(total=len(todo), desc="grading", unit="submission", disable=not progress)

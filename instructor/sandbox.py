@@ -42,16 +42,11 @@ from pathlib import Path
 NOBODY = 65534
 # Sandboxes running at once (course grade --jobs, two graders, two test workers) run under
 # different users, so that the per-user process limit of one (a fork bomb) never starves
-# another: each run claims a user no other running sandbox on this machine holds (a lock
-# file per uid, held for the run). Slot k asks first for slot_uid(k): 0 is nobody, k > 0
-# the unnamed, unprivileged uid SLOT_UID_BASE + k (no account, owns nothing).
-SLOT_UID_BASE = 4_000_000
+# another: each run claims a user that no other running sandbox on this machine holds (a
+# lock file per uid, held for the run): nobody first, then the unnamed, unprivileged uids
+# SANDBOX_UID_BASE + 1, + 2, ... (no account, own nothing).
+SANDBOX_UID_BASE = 4_000_000
 _UID_POOL = 4096
-
-
-def slot_uid(slot: int) -> int:
-    """The user that the sandbox of parallel slot ``slot`` asks for first (when grading as root)."""
-    return NOBODY if slot == 0 else SLOT_UID_BASE + slot
 
 
 def _lock_folder() -> Path:
@@ -69,11 +64,10 @@ def _lock_folder() -> Path:
 
 
 @contextlib.contextmanager
-def _claim_user(slot: int):
-    """Hold a uid that no other running sandbox holds, preferring ``slot_uid(slot)``."""
+def _claim_user():
+    """Hold a uid that no other running sandbox holds: nobody when it is free."""
     folder = _lock_folder()
-    first = slot_uid(slot)
-    for uid in [first] + [SLOT_UID_BASE + k for k in range(1, _UID_POOL) if SLOT_UID_BASE + k != first]:
+    for uid in [NOBODY] + [SANDBOX_UID_BASE + k for k in range(1, _UID_POOL)]:
         fd = os.open(folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -318,7 +312,7 @@ def run_unconfined(argv: list[str], work: Path, *, env: dict | None = None, stdi
 
 
 def run(argv: list[str], work: Path, *, ro_binds: list[tuple[Path, str]] = (), env: dict | None = None,
-        stdin: bytes = b"", limits: Limits = Limits(), log_name: str = ".log", slot: int = 0,
+        stdin: bytes = b"", limits: Limits = Limits(), log_name: str = ".log",
         keep: tuple[str, ...] = ()) -> Outcome:
     """Run ``argv`` in the sandbox with a copy of ``work`` as its writable ``/tmp/work``.
 
@@ -331,10 +325,10 @@ def run(argv: list[str], work: Path, *, ro_binds: list[tuple[Path, str]] = (), e
     """
     work = Path(work)
     with _bounded_folder(work, limits, keep) as live:
-        return _run_in(argv, live, ro_binds, env, stdin, limits, log_name, slot)
+        return _run_in(argv, live, ro_binds, env, stdin, limits, log_name)
 
 
-def _run_in(argv, work: Path, ro_binds, env, stdin, limits: Limits, log_name: str, slot: int) -> Outcome:
+def _run_in(argv, work: Path, ro_binds, env, stdin, limits: Limits, log_name: str) -> Outcome:
     env = {"HOME": f"{WORK}/home", "TMPDIR": WORK, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
            **(env or {})}
     binds = [(d, str(d)) for d in python_dirs()] + list(ro_binds)
@@ -343,7 +337,7 @@ def _run_in(argv, work: Path, ro_binds, env, stdin, limits: Limits, log_name: st
         if os.geteuid() == 0:
             # Root: become a user of its own inside, which drops every capability and makes
             # the process limit count (the kernel exempts root from RLIMIT_NPROC).
-            uid = stack.enter_context(_claim_user(slot))
+            uid = stack.enter_context(_claim_user())
             os.chown(work, uid, uid)
             for p in work.rglob("*"):
                 os.chown(p, uid, uid, follow_symlinks=False)

@@ -240,31 +240,31 @@ def test_no_attack_reached_the_network(graded):
     assert graded["connections"] == []
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="separate users per slot need root")
-def test_parallel_slots_run_as_different_unprivileged_users(tmp_path):
+@pytest.mark.skipif(os.geteuid() != 0, reason="separate users per sandbox need root")
+def test_sandboxes_running_at_once_run_as_different_unprivileged_users(tmp_path):
     """The process limit is per user: a fork bomb in one sandbox must not use up another's,
-    so sandboxes running at once never share a uid, even when they ask for the same slot
-    (two `course grade` commands, or two test workers, each start at slot 0). CI once failed
-    on this: a sandbox of another worker, as the same nobody, used up the process limit and
-    OpenBLAS, unable to start a thread, raised SIGINT."""
+    so sandboxes running at once never share a uid, even from different processes (two
+    `course grade` commands, or two test workers, each of which once started at nobody).
+    CI once failed on this: a sandbox of another worker, as the same nobody, used up the
+    process limit, and OpenBLAS, unable to start a thread, raised SIGINT."""
     import subprocess
     import sys
     import threading
 
-    # another process (another grader) holds slot 0's user for the whole test
+    # another process (another grader) holds a user (nobody) for the whole test
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from instructor import sandbox\n"
-         "with sandbox._claim_user(0) as uid:\n    print(uid, flush=True); time.sleep(120)"],
+         "with sandbox._claim_user() as uid:\n    print(uid, flush=True); time.sleep(120)"],
         stdout=subprocess.PIPE, text=True, cwd=Path(sandbox.__file__).parents[1])
     try:
         held = int(holder.stdout.readline())
-        assert held == sandbox.NOBODY or held > sandbox.SLOT_UID_BASE
+        assert held == sandbox.NOBODY or held > sandbox.SANDBOX_UID_BASE
         seen = [None] * 3
 
         def one(k):
             work = tmp_path / f"job{k}"
             work.mkdir()
-            outcome = sandbox.run(["/bin/sh", "-c", "id -u; sleep 3"], work, slot=0,
+            outcome = sandbox.run(["/bin/sh", "-c", "id -u; sleep 3"], work,
                                   limits=sandbox.Limits(wall_seconds=60))
             assert outcome.exited_normally, outcome
             seen[k] = int(outcome.log_tail.strip())
@@ -303,4 +303,4 @@ def test_the_sandbox_has_no_network_no_home_and_no_privilege(tmp_path):
     allowed = {d.relative_to(home).parts[0] for d in sandbox.python_dirs() if home in d.parents}
     assert set(seen["home"]) <= allowed, seen["home"]
     if os.geteuid() == 0:   # nobody, or an unnamed uid when nobody runs another sandbox now
-        assert seen["uid"] == sandbox.NOBODY or seen["uid"] > sandbox.SLOT_UID_BASE, seen["uid"]
+        assert seen["uid"] == sandbox.NOBODY or seen["uid"] > sandbox.SANDBOX_UID_BASE, seen["uid"]
