@@ -75,11 +75,17 @@ def run_autograder(zip_path: Path, root: Path, files: dict, env: dict | None = N
 
 
 @pytest.fixture(scope="module")
-def graded(autograder, student, tmp_path_factory):
+def listener():
+    """A listening port for the attacks that try the network, open for the whole module."""
+    with Listener() as listening:
+        yield listening
+
+
+@pytest.fixture(scope="module")
+def graded(autograder, student, listener, tmp_path_factory):
     """Every submission graded by its own run_autograder, two at a time (two containers)."""
     outside = tmp_path_factory.mktemp("outside")
     (outside / "canary.txt").write_text("untouched")
-    listener = Listener().__enter__()        # closed below, after every run
     cases = attacks(outside / "canary.txt", listener.port)
     right = ("return x * x", "return sum(values) / len(values)")
     subs = {
@@ -104,14 +110,12 @@ def graded(autograder, student, tmp_path_factory):
     roots = (outside, SOURCE.parent, Path(course.__file__).parent,
              Path(sandbox.__file__).parents[1] / "utils")
     before = file_hashes(*roots)
-    try:
-        with ThreadPoolExecutor(2) as pool:      # two containers at once
-            futures = {name: pool.submit(run_autograder, autograder, top / name, files, envs.get(name))
-                       for name, files in subs.items()}
-        done = {name: f.result() for name, f in futures.items()}
-    finally:
-        listener.__exit__(None, None, None)
-    changed = sorted(str(p) for p, h in file_hashes(*roots).items() if before.get(p) != h)
+    with ThreadPoolExecutor(2) as pool:      # two containers at once
+        futures = {name: pool.submit(run_autograder, autograder, top / name, files, envs.get(name))
+                   for name, files in subs.items()}
+    done = {name: f.result() for name, f in futures.items()}
+    after = file_hashes(*roots)
+    changed = sorted(str(p) for p in before.keys() | after.keys() if before.get(p) != after.get(p))
     return done | {"_cases": cases, "_changed": changed, "_connections": listener.connections}
 
 
