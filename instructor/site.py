@@ -40,7 +40,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import assignment
+from . import assignment, figures
 from .assignment import strip_solution_code
 from .repo import lesson_notebooks, repository_url
 
@@ -159,6 +159,7 @@ def stage(root: Path, src: Path) -> list[Path]:
     (src / FAVICON_FILE).write_text(FAVICON_SVG)
     repo = repository_url(root)
     (src / "conf.py").write_text(CONF_PY.format(title=SITE_TITLE, repo=repo, favicon=FAVICON_FILE))
+    shutil.copy(DATA / "alt_text.py", src / "alt_text.py")
     lessons = lesson_notebooks(root)
     if not lessons:
         raise SystemExit(f"course site: no lessons in {root / 'notebooks'}")
@@ -170,6 +171,7 @@ def stage(root: Path, src: Path) -> list[Path]:
         if leaks:
             raise SystemExit(f"course site: the page of {path.name} would show solution "
                              f"lines: {leaks[:5]}")
+        figures.carry_alt(page)   # each figure's description into its output's metadata
         pages.append(src / "notebooks" / path.name)
         nbformat.write(page, pages[-1])
     readme = (root / "README.md").read_text()

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import assignment
+from . import assignment, figures
 from .assignment import SETUP_MARKER, strip_solution_code  # noqa: F401  (used by tests and callers)
 from .npm import VENDORED, NpmPackage, fetch_tarball, install_vendored, vendor_cache  # noqa: F401
 
@@ -295,7 +295,7 @@ def slide_notebook(nb, solutions: bool = False):
     """A copy of lesson notebook ``nb`` laid out as slides (see the module docstring):
     every cell carries ``metadata.slideshow.slide_type`` ``"slide"``, ``"subslide"`` or
     ``"-"`` (continue), and left-out cells are not in it at all."""
-    pieces = _pieces(nb, solutions)
+    pieces = _pieces(figures.carry_alt(copy.deepcopy(nb)), solutions)   # figures' alt text
     if not pieces:
         raise ValueError("the notebook has nothing to show on a slide")
     cells, used = [], 0
@@ -325,7 +325,7 @@ def live_notebook(nb, solutions: bool = False):
     the decks: a heading starts a slide, a cell that would not fit a sub-slide, the setup
     cell, otter's raw cells, tests and (unless ``solutions``) solutions are ``"skip"``:
     hidden in the slideshow, still run by "Run All"."""
-    out = copy.deepcopy(nb)
+    out = figures.carry_alt(copy.deepcopy(nb))   # figures' alt text into their outputs
     cells, roles = [], []
     for cell, role in zip(out.cells, cell_roles(nb)):
         if cell.cell_type == "markdown" and role == "content":

@@ -261,6 +261,52 @@ def test_build_all_writes_every_deck_an_index_and_local_reveal(decks):
         assert (out / address).is_file(), address
 
 
+NBCONVERT_NO_ALT = "No description has been provided for this image"   # nbconvert's filler
+
+
+def _img_alts(html_text: str) -> list[str | None]:
+    """Each <img>'s alt attribute, in order (None: the image has none, or nbconvert's filler
+    for one without)."""
+    class Images(HTMLParser):
+        alts: list = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                alt = dict(attrs).get("alt")
+                self.alts.append(None if alt == NBCONVERT_NO_ALT else alt)
+    parser = Images()
+    parser.alts = []
+    parser.feed(html_text)
+    return parser.alts
+
+
+def test_a_deck_gives_each_figure_its_description_as_alt(tmp_path):
+    """instructor/figures.py: the cell's metadata["alt"] becomes each figure's <img alt>."""
+    nb = _assignment()
+    nb.cells[5].metadata["alt"] = ["A rising <curve> & a falling one, drawn in two colours."]
+    nb.cells[6].outputs.append(nbformat.v4.new_output("display_data", data={"image/png": _png(400, 300)}))
+    nb.cells[6].metadata["alt"] = ["First figure: a grid of digits.", ""]   # "": decorative
+    source = tmp_path / "99_toy.ipynb"
+    nbformat.write(nb, source)
+    deck = slides.build_deck(source, tmp_path / "out")
+    assert _img_alts(deck.read_text(encoding="utf-8")) == [
+        "A rising <curve> & a falling one, drawn in two colours.", "First figure: a grid of digits.", ""]
+    live = slides.live_notebook(nb)
+    figure_cell = next(c for c in live.cells if c.source.startswith("# extra code"))
+    assert [o.metadata["image/png"]["alt"] for o in figure_cell.outputs] == [
+        "A rising <curve> & a falling one, drawn in two colours."]
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem[:2])
+def test_deck_figures_carry_the_lesson_s_descriptions(decks, lesson):
+    nb = nbformat.read(lesson, as_version=4)
+    alts = _img_alts(decks[lesson.stem].read_text(encoding="utf-8"))
+    described = [a for c in _kept_cells(nb) for a in c.metadata.get("alt", [])]
+    assert alts and sorted(a for a in alts if a is not None) == sorted(described)
+    if described:   # a lesson with descriptions has one for every figure of its deck
+        assert None not in alts
+
+
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem[:2])
 def test_deck_structure(decks, lesson):
     nb = nbformat.read(lesson, as_version=4)
