@@ -23,8 +23,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor import slides
-from instructor.course import lesson_notebooks, secret_lines
+from instructor import assignment, slides
+from instructor.assignment import secret_lines
+from instructor.repo import lesson_notebooks
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = lesson_notebooks(ROOT)
@@ -210,24 +211,12 @@ def _parse(path: Path) -> _Deck:
 
 
 def _kept_cells(nb):
-    """The cells a deck shows, found independently of instructor.slides: everything but
-    otter's raw cells, the first code cell (setup), cells inside # BEGIN/END TESTS and
-    # BEGIN/END SOLUTION blocks, and # HIDDEN cells."""
-    kept, block, first_code = [], None, True
-    for cell in nb.cells:
-        head = cell.source.strip().upper()
-        if cell.cell_type == "raw":
-            for kind in ("TESTS", "SOLUTION"):
-                block = kind if head.startswith(f"# BEGIN {kind}") else (
-                    None if head.startswith(f"# END {kind}") else block)
-            continue
-        if cell.cell_type == "code" and first_code:
-            first_code = False
-            continue
-        if block or head.startswith("# HIDDEN"):
-            continue
-        kept.append(cell)
-    return kept
+    """The cells a deck shows, by the one reading of the lesson format (instructor.assignment):
+    prose, code and exercise prompts and answers; not the setup cell, otter's raw cells,
+    solutions, public tests or hidden probes."""
+    shown = (assignment.CONTENT, assignment.PROMPT, assignment.ANSWER)
+    return [part.cell for part in assignment.walk(nb)
+            if part.role in shown and part.cell.cell_type != "raw"]
 
 
 def _section_headings(nb) -> list[str]:
@@ -335,15 +324,12 @@ def test_deck_structure(decks, lesson):
     text = "".join(deck.text)
     assert "Setup, the same in every lesson" not in text and "setup_notebook()" not in text
     assert "# HIDDEN" not in text and "# BEGIN" not in text
-    test_lines, other_lines, block = set(), set(), None   # lines only tests hold
-    for cell in nb.cells:
-        head = cell.source.strip().upper()
-        lines = {line.strip() for line in cell.source.split("\n") if len(line.strip()) > 20}
-        if cell.cell_type == "raw":
-            block = "TESTS" if head.startswith("# BEGIN TESTS") else (None if head.startswith("# END TESTS") else block)
-        elif block == "TESTS" or head.startswith("# HIDDEN"):
+    test_lines, other_lines = set(), set()   # lines only tests hold
+    for part in assignment.walk(nb):
+        lines = {line.strip() for line in part.cell.source.split("\n") if len(line.strip()) > 20}
+        if part.role in (assignment.PUBLIC_TEST, assignment.PROBE):
             test_lines |= lines
-        else:
+        elif part.cell.cell_type != "raw":
             other_lines |= lines
     shown_lines = {line.strip() for line in text.split("\n")}
     leaks = sorted((test_lines - other_lines | secret_lines(nb)) & shown_lines)
@@ -357,7 +343,8 @@ def test_solutions_flag_shows_the_solutions(tmp_path, decks):
     text = "".join(_parse(slides.build_deck(lesson, tmp_path, solutions=True)).text)
     shown_lines = {line.strip() for line in text.split("\n")}
     nb = nbformat.read(lesson, as_version=4)
-    hidden = {line.strip() for c in nb.cells if c.source.startswith("# HIDDEN") for line in c.source.split("\n")}
+    hidden = {line.strip() for part in assignment.walk(nb) if part.role == assignment.PROBE
+              for line in part.cell.source.split("\n")}
     solution_lines = secret_lines(nb) - hidden
     assert solution_lines and solution_lines <= shown_lines, sorted(solution_lines - shown_lines)
 
