@@ -262,26 +262,45 @@ def test_nothing_imports_the_command_line():
                                                                       "slides", "grading"}
 
 
+_MARKERS = ("# BEGIN", "# END", "BEGIN SOLUTION", "BEGIN TESTS", "BEGIN QUESTION", "# HIDDEN",
+            "ASSIGNMENT CONFIG", "# SOLUTION", "# CHECK", assignment.SETUP_MARKER.upper(),
+            assignment.OTTER_INIT_MARKER.upper(), assignment.CHECK_INIT_MARKER.upper())
+
+
+def _marker_strings(source: str) -> list[tuple[int, str]]:
+    """(line, marker) for each string constant of a module's source, outside docstrings, that
+    holds a lesson-format marker in any case and spacing, also spelled as a regular expression
+    (``#\\s+begin\\s+tests``)."""
+    tree = ast.parse(source)
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
+                  and ast.get_docstring(node, clean=False) is not None}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            text = re.sub(r"(\\s[*+?]?|\s)+", " ", node.value).upper()   # regex and real whitespace alike
+            text = re.sub(r"# ?", "# ", text)
+            found += [(node.lineno, m) for m in _MARKERS if m in text]
+    return found
+
+
+def test_the_marker_scan_sees_markers_in_any_case_spacing_and_regex():
+    assert _marker_strings('x = "#  hidden"') == [(1, "# HIDDEN")]
+    assert (1, "BEGIN TESTS") in _marker_strings('x = r"#\\s*begin\\s+tests"')
+    assert _marker_strings('def f():\n    """# BEGIN QUESTION in a docstring is prose."""') == []
+
+
 def test_the_lesson_format_is_read_only_in_assignment_py():
-    """No marker string (outside docstrings) and no first_line of its own in any other
-    module: each asks instructor.assignment."""
-    markers = ("# BEGIN", "# END", "BEGIN SOLUTION", "# HIDDEN", "ASSIGNMENT CONFIG",
-               "# SOLUTION", "# CHECK", assignment.SETUP_MARKER, assignment.OTTER_INIT_MARKER,
-               assignment.CHECK_INIT_MARKER)
+    """No marker string (outside docstrings, in any case or spacing) and no first_line of its
+    own in any other module: each asks instructor.assignment."""
     found = []
     for path in _modules():
         if path.name == "assignment.py":
             continue
-        tree = ast.parse(path.read_text())
-        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
-                      and ast.get_docstring(node, clean=False) is not None}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                    and id(node) not in docstrings:
-                found += [(path.name, node.lineno, m) for m in markers if m in node.value]
-            if isinstance(node, ast.FunctionDef) and node.name.lstrip("_") == "first_line":
-                found.append((path.name, node.lineno, "def first_line"))
+        source = path.read_text()
+        found += [(path.name, line, m) for line, m in _marker_strings(source)]
+        found += [(path.name, node.lineno, "def first_line") for node in ast.walk(ast.parse(source))
+                  if isinstance(node, ast.FunctionDef) and node.name.lstrip("_") == "first_line"]
     assert found == []
 
 
