@@ -8,7 +8,9 @@ questions, probes, the reference solution), the student version and its leak sca
 The format
 ----------
 A lesson is an otter-grader source notebook. An exercise is a block of cells between raw
-cells ``# BEGIN QUESTION`` (with a YAML ``name:`` and ``points:``) and ``# END QUESTION``;
+cells ``# BEGIN QUESTION`` (with a YAML ``name:``, ``points:`` and, the course's own key,
+``forbid:``, a stated rule: names the answer must not use, :mod:`utils.rules`) and
+``# END QUESTION``;
 inside it, blocks between raw ``# BEGIN/END PROMPT``, ``# BEGIN/END SOLUTION`` and
 ``# BEGIN/END TESTS`` cells. Markers are read as otter-grader 7 reads them
 (``otter/assign/blocks.py``): the first line of a raw cell, in any case, ``#`` and the
@@ -143,13 +145,50 @@ def first_code_cell(nb) -> int:
 
 
 def question_config(cell) -> dict:
-    """``name`` and ``points`` (default 1.0) of a ``# BEGIN QUESTION`` cell (its top-level
-    YAML keys)."""
+    """``name``, ``points`` (default 1.0) and ``forbid`` (default none) of a ``# BEGIN
+    QUESTION`` cell (its top-level YAML keys). ``forbid`` is the course's own key (a stated
+    rule: :mod:`utils.rules`), a YAML list of names, ``forbid: [sklearn, GradientTape]`` or
+    one ``- name`` per line; otter-grader never sees it (:func:`otter_source`)."""
     name = re.search(r"^name:\s*(\S+)", cell.source, flags=re.M)
     points = re.search(r"^points:\s*([\d.]+)", cell.source, flags=re.M)
     if not name:
         raise FormatError(f"a BEGIN QUESTION cell has no name: {cell.source!r}")
-    return {"name": name.group(1), "points": float(points.group(1)) if points else 1.0}
+    return {"name": name.group(1), "points": float(points.group(1)) if points else 1.0,
+            "forbid": _forbidden_names(cell.source, name.group(1))}
+
+
+_FORBID = re.compile(r"^forbid:[ \t]*(.*)\n?((?:[ \t]+-.*\n?)*)", flags=re.M)
+_IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
+
+
+def _forbidden_names(source: str, question: str) -> tuple[str, ...]:
+    match = _FORBID.search(source)
+    if not match:
+        return ()
+    flow, block = match.group(1).strip(), match.group(2)
+    if flow.startswith("[") and flow.endswith("]"):
+        items = flow[1:-1].split(",")
+    elif not flow and block.strip():
+        items = [line.strip()[1:] for line in block.splitlines() if line.strip()]
+    else:
+        raise FormatError(f"question {question}: `forbid` must be a list of names, "
+                          f"as in `forbid: [sklearn, GradientTape]`, not {flow!r}")
+    names = tuple(item.strip().strip("'\"") for item in items if item.strip())
+    bad = [n for n in names if not _IDENTIFIER.match(n)]
+    if bad or not names:
+        raise FormatError(f"question {question}: `forbid` lists Python names (a module's "
+                          f"path one part at a time: sklearn, not sklearn.metrics); got {bad or names}")
+    return names
+
+
+def otter_source(source_nb):
+    """A copy of the source notebook as otter-grader may read it: the course's own question
+    key ``forbid`` removed (otter refuses keys it does not know)."""
+    nb = nbformat.from_dict(source_nb)
+    for cell in nb.cells:
+        if boundary(cell) == ("BEGIN", "QUESTION"):
+            cell.source = _FORBID.sub("", cell.source).rstrip("\n")
+    return nb
 
 
 # ------------------------------------------------------------------ the walk
@@ -257,6 +296,15 @@ class Question:
     points: float
     probes: list[Probe] = field(default_factory=list)
     public_cells: list[int] = field(default_factory=list)
+    forbid: tuple[str, ...] = ()      # its stated rule: names its answer must not use
+    answer: list[str] = field(default_factory=list)   # the top-level names its solution defines
+
+    @property
+    def rule(self):
+        """The question's rule (:class:`utils.rules.Rule`), or None when it has none."""
+        from utils.rules import Rule
+
+        return Rule(self.name, tuple(self.answer), self.forbid) if self.forbid else None
 
 
 def probe_parts(cell) -> tuple[str, str | None]:
@@ -273,7 +321,12 @@ def questions_of(source_nb) -> list[Question]:
     for part in walk(source_nb):
         if part.role == MARKER and boundary(part.cell) == ("BEGIN", "QUESTION"):
             config = question_config(part.cell)
-            questions.append(Question(config["name"], config["points"]))
+            questions.append(Question(config["name"], config["points"], forbid=config["forbid"]))
+        elif part.role == SOLUTION and part.cell.cell_type == "code":
+            from utils.rules import defined_names
+
+            question = questions[-1]
+            question.answer += [n for n in defined_names(part.cell.source) if n not in question.answer]
         elif part.role == PROBE:
             question = questions[-1]
             code, check = probe_parts(part.cell)
@@ -284,6 +337,9 @@ def questions_of(source_nb) -> list[Question]:
     for q in questions:
         if not q.probes:
             raise ValueError(f"question {q.name} has no hidden test cell (probe) to grade it by")
+        if q.forbid and not q.answer:
+            raise FormatError(f"question {q.name} forbids names but its solution defines none "
+                              "to check them in")
     return questions
 
 

@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -38,7 +39,7 @@ from .assignment import (CHECK_INIT_MARKER, OTTER_INIT_MARKER, SETUP_MARKER,  # 
 from .repo import (COLAB_BADGE_RE, COLAB_PREFIX, colab_base, find_lesson,  # noqa: F401
                    lesson_notebooks, repo_root, repository_url)
 from .repo import shown as _shown
-from .assignment import SETUP, FormatError, walk
+from .assignment import SETUP, FormatError, otter_source, questions_of, walk
 
 
 # ---------------------------------------------------------------- setup cell
@@ -101,20 +102,32 @@ def _python_string(text: str) -> str:
     return repr(text)
 
 
-def student_init_cell(tests: dict[str, list[str]]) -> str:
+def student_init_cell(tests: dict[str, list[str]], rules: dict | None = None) -> str:
     """Source of the student version's check cell, with the public tests inline.
 
     ``grader.check(name)`` then runs a question's public tests with :mod:`utils.check`,
     which needs nothing beyond the course's helper package: no otter-grader on Colab.
+    ``rules`` (``{question: {"answer": [...], "forbid": [...]}}``, only for questions with a
+    ``forbid`` rule) lets it check the stated rule too, as the grader will.
     """
     entries = "".join(
         f"    {name!r}: [\n" + "".join(f"        {_python_string(text)},\n" for text in texts) + "    ],\n"
         for name, texts in tests.items())
+    if not rules:
+        return (
+            f"{CHECK_INIT_MARKER}: grader.check(...) runs this lesson's public tests, here and on Colab.\n"
+            "from utils.check import Notebook\n\n"
+            f"PUBLIC_TESTS = {{\n{entries}}}\n"
+            "grader = Notebook(PUBLIC_TESTS)"
+        )
+    rule_entries = "".join(f"    {name!r}: {rule!r},\n" for name, rule in rules.items())
     return (
-        f"{CHECK_INIT_MARKER}: grader.check(...) runs this lesson's public tests, here and on Colab.\n"
+        f"{CHECK_INIT_MARKER}: grader.check(...) runs this lesson's public tests, here and on Colab,\n"
+        "# and checks the exercises' stated rules (names an answer must not use), as the grader does.\n"
         "from utils.check import Notebook\n\n"
         f"PUBLIC_TESTS = {{\n{entries}}}\n"
-        "grader = Notebook(PUBLIC_TESTS)"
+        f"RULES = {{\n{rule_entries}}}\n"
+        "grader = Notebook(PUBLIC_TESTS, RULES)"
     )
 
 
@@ -139,7 +152,9 @@ def _replace_otter_init(nb, source_nb, source: Path) -> None:
                          f"without public tests: {sorted(checks - set(tests))}")
     cell = init[0]
     nb.cells = [c for c in nb.cells if c is not cell]
-    cell.source = student_init_cell(tests)
+    rules = {q.name: {"answer": list(q.answer), "forbid": list(q.forbid)}
+             for q in questions_of(source_nb) if q.forbid}
+    cell.source = student_init_cell(tests, rules)
     nb.cells.insert(first_code_cell(nb) + 1, cell)
 
 
@@ -152,14 +167,17 @@ def make_student_version(source: Path, out: Path) -> Path:
     dest = out / source.stem
     if dest.exists():
         shutil.rmtree(dest)
-    cmd = [sys.executable, "-m", "otter", "assign", str(source), str(dest),
-           "--no-run-tests", "--no-pdfs"]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    source_nb = nbformat.read(source, as_version=4)
+    with tempfile.TemporaryDirectory(prefix="course-student-") as tmp:
+        readable = Path(tmp) / source.name       # without the course's own `forbid` keys
+        nbformat.write(otter_source(source_nb), readable)
+        cmd = [sys.executable, "-m", "otter", "assign", str(readable), str(dest),
+               "--no-run-tests", "--no-pdfs"]
+        result = subprocess.run(cmd, capture_output=True, text=True)
     student = dest / "student" / source.name
     if result.returncode != 0 or not student.exists():
         raise SystemExit(f"course student: otter assign failed on {source.name}:\n"
                          f"{result.stdout}\n{result.stderr}")
-    source_nb = nbformat.read(source, as_version=4)
     # otter's public test files: the student notebook carries its tests itself.
     shutil.rmtree(dest / "student" / "tests", ignore_errors=True)
     nb = nbformat.read(student, as_version=4)

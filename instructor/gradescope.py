@@ -298,7 +298,8 @@ def grade(root: Path | None = None) -> dict:
         seed = secrets.randbelow(2**31)
         extra = {"seed": seed, "confined": confined, "submission": path.name}
         timeout, size = float(config.get("timeout", 600)), config.get("size", "fast")
-        run = grading.run_notebook(nbformat.read(path, as_version=4), probes, seed, size=size,
+        submitted = nbformat.read(path, as_version=4)
+        run = grading.run_notebook(submitted, probes, seed, size=size,
                                    timeout=timeout, confined=confined)
         total = f"{sum(q.points for q in questions):g}"
         if run.answers is None:   # nothing to compare: the reference need not run
@@ -313,7 +314,7 @@ def grade(root: Path | None = None) -> dict:
             return finish(grading.zero_rows("", questions, "the reference solution did not run in "
                                             "the autograder; ask your instructor"),
                           "The autograder failed (not your notebook); ask your instructor.", extra)
-        rows = grading.score("", questions, run, reference)
+        rows = grading.score("", questions, run, reference, grading.rule_breaks(questions, submitted))
         got = sum(r.points for r in rows)
         return finish(rows, f"{note} {got:g} / {total} points.", extra)
     except BaseException as err:   # never leave without a results.json that says why

@@ -25,6 +25,9 @@ How a submission is graded (``course grade``):
    written after a line ``# CHECK``; it runs here with ``got``, ``want`` and ``difference``
    and fails by raising ``AssertionError``.
 4. A question's points are split evenly over its probes.
+5. A question with a stated rule (``forbid:`` in its config) gets 0 points when the
+   submission's answer uses a forbidden name: read here from the notebook's syntax tree
+   (:func:`rule_breaks`, :mod:`utils.rules`), never in the sandbox.
 
 Probe cells carry the cell tags ``nbval-skip`` and ``skip-execution``: they need the grader's
 ``rng`` and run only in the grader, so nbval (``make test``) and nbclient (``make execute``)
@@ -255,12 +258,35 @@ def judge(probe: Probe, got: dict | None, want: dict | None) -> str | None:
     return None
 
 
-def score(student: str, questions: list[Question], run: Run, reference: Run) -> list[Row]:
-    """One row per question: the share of its probes the run passed."""
+def rule_breaks(questions: list[Question], nb) -> dict[str, str]:
+    """The questions whose stated rule (``forbid`` in the question's config) the notebook's
+    answers break, each with the reason: read here, in the grader's process, from the
+    syntax tree of the notebook's code cells (:mod:`utils.rules`), never in the sandbox."""
+    from utils.rules import broken, reason
+
+    cells = [(i, c.source) for i, c in enumerate(nb.cells)
+             if c.get("cell_type") == "code" and isinstance(c.get("source"), str)]
+    found = {}
+    for q in questions:
+        if q.rule is not None:
+            why = broken(q.rule, cells)
+            if why:
+                found[q.name] = reason(q.rule, why)
+    return found
+
+
+def score(student: str, questions: list[Question], run: Run, reference: Run,
+          broken: dict[str, str] | None = None) -> list[Row]:
+    """One row per question: the share of its probes the run passed; 0 for a question in
+    ``broken`` (its stated rule broken: :func:`rule_breaks`), with that reason."""
+    broken = broken or {}
     if run.answers is None:
-        return zero_rows(student, questions, run.reason)
+        return [Row(student, q.name, 0.0, q.points, broken.get(q.name, run.reason)) for q in questions]
     rows = []
     for q in questions:
+        if q.name in broken:
+            rows.append(Row(student, q.name, 0.0, q.points, broken[q.name]))
+            continue
         problems = [judge(p, run.answers.get(p.id), reference.answers.get(p.id)) for p in q.probes]
         passed = sum(p is None for p in problems)
         failed = [p for p in problems if p is not None]
@@ -388,9 +414,9 @@ def grade_folder(folder: Path, source: Path, csv_path: Path, timeout: float = 60
         if problem:
             return zero_rows(student, questions, problem)
         try:   # each sandbox claims a user of its own (instructor.sandbox)
-            run = run_notebook(nbformat.read(path, as_version=4), probes, seed, size=size,
-                               timeout=timeout, confined=confined)
-            return score(student, questions, run, reference)
+            nb = nbformat.read(path, as_version=4)
+            run = run_notebook(nb, probes, seed, size=size, timeout=timeout, confined=confined)
+            return score(student, questions, run, reference, rule_breaks(questions, nb))
         except Exception as err:   # a failure the grader did not foresee: this student only
             return zero_rows(student, questions, "the grader could not grade this "
                              f"submission ({type(err).__name__}); ask your instructor")
@@ -528,6 +554,9 @@ def check_solutions(sources: list[Path], timeout: float, unconfined: bool = Fals
             print(f"FAIL {source.stem}: {first.reason or second.reason}")
             ok = False
             continue
+        for name, why in rule_breaks(questions, with_tests).items():   # the reference keeps its rule
+            print(f"FAIL {source.stem} {name}: the reference solution {why}")
+            ok = False
         failed_public = {}
         for error in first.cell_errors:
             index = int(error.split(":")[0].split()[1])

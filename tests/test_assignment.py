@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from demo_assignment import SOURCE
 from instructor import assignment, course, grading, site, slides
 from instructor.assignment import (ANSWER, CONFIG, CONTENT, MARKER, PROBE, PROMPT, PUBLIC_TEST,
                                    SETUP, SOLUTION, FormatError)
@@ -88,9 +89,32 @@ def test_markers_are_read_in_any_case_and_spacing_as_otter_reads_them():
 
 def test_question_config_reads_top_level_name_and_points():
     cell = C.new_raw_cell("# BEGIN QUESTION\nname: q2_mean\npoints: 2.5\nmanual: false")
-    assert assignment.question_config(cell) == {"name": "q2_mean", "points": 2.5}
+    assert assignment.question_config(cell) == {"name": "q2_mean", "points": 2.5, "forbid": ()}
     cell = C.new_raw_cell("# BEGIN QUESTION\nname: q3")
-    assert assignment.question_config(cell) == {"name": "q3", "points": 1.0}
+    assert assignment.question_config(cell) == {"name": "q3", "points": 1.0, "forbid": ()}
+
+
+def test_forbid_is_a_list_of_names_that_otter_never_sees():
+    """The course's own question key (a stated rule, utils/rules.py): a flow or block YAML
+    list of Python names; removed from the copy that otter-grader reads (otter refuses it)."""
+    flow = C.new_raw_cell("# BEGIN QUESTION\nname: q3\nforbid: [sklearn, 'GradientTape']\npoints: 2")
+    assert assignment.question_config(flow)["forbid"] == ("sklearn", "GradientTape")
+    block = C.new_raw_cell("# BEGIN QUESTION\nname: q3\nforbid:\n  - sklearn\n  - grad\npoints: 2")
+    assert assignment.question_config(block) == {"name": "q3", "points": 2.0, "forbid": ("sklearn", "grad")}
+    for bad in ("forbid: sklearn", "forbid: [sklearn.metrics]", "forbid: []"):
+        with pytest.raises(assignment.FormatError, match="forbid"):
+            assignment.question_config(C.new_raw_cell(f"# BEGIN QUESTION\nname: q3\n{bad}"))
+    nb = notebook(block, C.new_raw_cell("# END QUESTION"))
+    assert [c.source for c in assignment.otter_source(nb).cells] == [
+        "# BEGIN QUESTION\nname: q3\npoints: 2", "# END QUESTION"]
+    assert "forbid" in nb.cells[0].source       # the source itself is left as it is
+
+
+def test_a_questions_rule_checks_the_names_its_solution_defines():
+    qs = assignment.questions_of(nbformat.read(SOURCE, as_version=4))
+    assert [(q.name, q.answer, q.forbid) for q in qs] == [
+        ("q1_square", ["square"], ()), ("q2_mean", ["mean_of"], ("statistics", "mean", "fmean"))]
+    assert qs[0].rule is None and qs[1].rule.answer == ("mean_of",)
 
 
 # ------------------------------------------------------------- hidden or public
@@ -349,3 +373,18 @@ def test_the_site_keeps_a_raw_cell_of_a_solution_as_otter_does():
     sources = [c.source for c in site.student_page(nb).cells]
     assert "a raw note" in sources
     assert "the solution's explanation" not in sources
+
+
+def test_the_grader_reads_a_broken_rule_from_the_submitted_cells():
+    """grading.rule_breaks: in the grader's process, on the submission's code cells; only
+    the question whose rule is broken, with a reason that says what and where."""
+    qs = assignment.questions_of(nbformat.read(SOURCE, as_version=4))
+    sub = notebook(C.new_code_cell("import statistics as st"),
+                   C.new_code_cell("def square(x):\n    return st.fmean([x]) * x"),
+                   C.new_code_cell("def mean_of(values):\n    return st.fmean(values)"))
+    assert grading.rule_breaks(qs, sub) == {"q2_mean": "uses fmean (cell 2, line 2), "
+                                            "which q2_mean forbids (its stated rule: no statistics, mean, fmean)"}
+    sub.cells[2].source = "def mean_of(values):\n    '''Not statistics.mean: by hand.'''\n    return sum(values) / len(values)"
+    assert grading.rule_breaks(qs, sub) == {}
+    reference, _ = assignment.solution_notebook(nbformat.read(SOURCE, as_version=4), public_tests=True)
+    assert grading.rule_breaks(qs, reference) == {}

@@ -68,3 +68,23 @@ def test_questions_and_result_type():
     grader = Notebook(TESTS)
     assert grader.questions == ["q1_square", "q2_mean"]
     assert isinstance(grader.check("q1_square", {"square": abs}), CheckResult)
+
+
+def test_check_tells_a_student_the_rule_their_answer_breaks():
+    """A question's stated rule (utils/rules.py) is checked on the cells the kernel ran (its
+    history ``In``), as the grader checks it on the notebook: the public tests pass, the
+    check does not, and says why; replacing the answer fixes it."""
+    rules = {"q2_mean": {"answer": ["mean_of"], "forbid": ["statistics", "mean", "fmean"]}}
+    grader = Notebook(TESTS, rules)
+    env = {"In": ["", "import statistics", "def mean_of(values):\n    return statistics.fmean(values)"]}
+    for source in env["In"]:
+        exec(source, env)
+    result = grader.check("q2_mean", env)
+    assert [o.passed for o in result.outcomes] == [True] and not result.passed
+    assert ("your answer uses fmean (In [2], line 2), which q2_mean forbids (its stated "
+            "rule: no statistics, mean, fmean)") in str(result)
+    assert "the grader gives 0 points" in str(result)
+    env["In"].append("def mean_of(values):\n    return sum(values) / len(values)")
+    exec(env["In"][-1], env)
+    assert grader.check("q2_mean", env).passed
+    assert Notebook(TESTS, rules).check("q2_mean", {"mean_of": lambda v: 2}).passed   # no history

@@ -105,6 +105,10 @@ def graded(autograder, student, listener, tmp_path_factory):
     (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
     (fake / "bwrap").chmod(0o755)
     subs["no_namespaces"] = {"grading_demo.ipynb": with_answers(student, *right)}
+    # right answers, but q2_mean's through what its stated rule forbids (utils/rules.py)
+    subs["shortcut"] = {"grading_demo.ipynb": with_answers(student, "return x * x",
+                                                           "return statistics.fmean(values)",
+                                                           extra="import statistics")}
     envs = {"no_namespaces": {"PATH": f"{fake}:{os.environ['PATH']}"}}
     top = tmp_path_factory.mktemp("autograders")
     roots = (outside, SOURCE.parent, Path(course.__file__).parent,
@@ -177,6 +181,7 @@ EXPECTED = {
     "empty": {"q1_square": 0, "q2_mean": 0},
     "nothing": {"q1_square": 0, "q2_mean": 0},
     "no_namespaces": {"q1_square": 2, "q2_mean": 2},
+    "shortcut": {"q1_square": 2, "q2_mean": 0},
 }
 
 
@@ -191,6 +196,9 @@ def test_each_shortfall_has_a_reason_a_student_can_act_on(graded):
     assert outputs(graded, "honest") == {"q1_square": "all tests passed", "q2_mean": "all tests passed"}
     assert outputs(graded, "bob")["q2_mean"].endswith("wrong value(s)")
     assert "ZeroDivisionError" in outputs(graded, "carol")["q2_mean"]
+    assert outputs(graded, "shortcut")["q2_mean"].startswith("uses fmean (cell ")
+    assert outputs(graded, "shortcut")["q2_mean"].endswith("which q2_mean forbids (its stated "
+                                                           "rule: no statistics, mean, fmean)")
     assert outputs(graded, "empty")["q1_square"] == "empty file"
     assert outputs(graded, "nothing")["q1_square"].startswith("no notebook in your submission")
     for name in EXPECTED:

@@ -42,11 +42,12 @@ class CheckResult:
 
     question: str
     outcomes: list[TestOutcome] = field(default_factory=list)
+    rule_broken: str | None = None   # why the answer breaks the exercise's stated rule
 
     @property
     def passed(self) -> bool:
-        """True when every public test of the question passed."""
-        return all(o.passed for o in self.outcomes)
+        """True when every public test of the question passed and its rule is kept."""
+        return all(o.passed for o in self.outcomes) and self.rule_broken is None
 
     def __str__(self) -> str:
         total = len(self.outcomes)
@@ -57,6 +58,9 @@ class CheckResult:
         lines = [f"{self.question}: {total - len(failed)} of {total} {tests} passed."]
         for outcome in failed:
             lines.append(f"  test {outcome.number} failed: " + outcome.message.replace("\n", "\n    "))
+        if self.rule_broken:
+            lines.append(f"  the exercise's rule is broken: your answer {self.rule_broken}; "
+                         "the grader gives 0 points for this question then")
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -87,7 +91,11 @@ class Notebook:
     the notebook's init cell runs, not at the first check.
     """
 
-    def __init__(self, tests: Mapping[str, Sequence[str]]):
+    def __init__(self, tests: Mapping[str, Sequence[str]], rules: Mapping[str, Mapping] | None = None):
+        from utils.rules import Rule
+
+        # {question: {"answer": [...], "forbid": [...]}}: the stated rules (utils.rules)
+        self._rules = {q: Rule(q, tuple(r["answer"]), tuple(r["forbid"])) for q, r in (rules or {}).items()}
         self._tests: dict[str, list[tuple[str, object, str]]] = {}
         for question, sources in tests.items():
             if isinstance(sources, str) or not sources:
@@ -126,7 +134,22 @@ class Notebook:
                                                    _failure_message(error, filename, source)))
             else:
                 result.outcomes.append(TestOutcome(number, True))
+        if question in self._rules:
+            result.rule_broken = self._rule_broken(self._rules[question], global_env)
         return result
+
+    @staticmethod
+    def _rule_broken(rule, global_env: dict) -> str | None:
+        """How the cells run so far (IPython's history ``In``) break ``rule``, as the grader
+        reads the notebook's cells (:mod:`utils.rules`); None without a history."""
+        from utils.rules import broken, reason
+
+        history = global_env.get("In")
+        if not isinstance(history, list):
+            return None
+        why = broken(rule, [(i, s) for i, s in enumerate(history) if isinstance(s, str)],
+                     cell_label="In [{}]")
+        return reason(rule, why) if why else None
 
     def check_all(self, global_env: dict | None = None) -> list[CheckResult]:
         """``check`` every question in order, in the caller's namespace by default."""
