@@ -22,7 +22,7 @@ PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.13; do \
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
 
-.PHONY: setup lab test test-grading test-online test-packaging test-web test-lowest test-colab student sync site slides execute clean
+.PHONY: setup lab test test-grading test-shortcuts test-online test-packaging test-web test-lowest test-colab student sync site slides execute clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found on PATH (TensorFlow supports those). Install one, or run: make PYTHON=/path/to/python3.12 ..."; exit 1; }
@@ -45,7 +45,10 @@ lab: $(STAMP)
 TEST_WORKERS ?= 2
 # The grading suites (sandboxed runs of many submissions) have their own target, make
 # test-grading, so that make test's time is the lessons' and the unit tests'.
-GRADING_TESTS := tests/test_grading.py tests/test_attacks.py tests/test_gradescope.py
+# The shortcut suite (tests/test_shortcuts.py) is here too: its demo and on-the-cells parts run
+# in make test-grading; grading lessons 04 and 07 end to end (minutes) only in make test-shortcuts.
+GRADING_TESTS := tests/test_grading.py tests/test_attacks.py tests/test_gradescope.py \
+	tests/test_shortcuts.py
 test: $(STAMP)
 	COURSE_SIZE=$${COURSE_SIZE:-fast} $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope \
 		$(foreach t,$(GRADING_TESTS),--ignore=$(t))
@@ -54,6 +57,11 @@ test: $(STAMP)
 # batches (resume, jobs, reports) and the Gradescope autograder in a stand-in /autograder.
 test-grading: $(STAMP)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(GRADING_TESTS)
+
+# The shortcut suite in full: with lessons 04 and 07 graded by course grade, in fast size
+# (the reference and one submission each: about 5 min on the 2-core CPU, without MNIST).
+test-shortcuts: $(STAMP)
+	COURSE_SHORTCUT_LESSONS=1 $(PY) -m pytest tests/test_shortcuts.py
 
 # The path a student runs online, offline, in the smoke size (CI only; utils/runsize.py):
 # keras.applications networks build with random weights, and a fresh temporary KERAS_HOME
