@@ -1,8 +1,11 @@
-"""The lecture decks' JavaScript from npm: reveal.js and KaTeX, pinned, fetched once, unpacked.
+"""The lecture decks' JavaScript from npm: reveal.js and KaTeX, pinned, fetched once, unpacked;
+and axe-core, the accessibility audit the browser tests inject into every page and deck.
 
-Both are npm packages pinned by version and sha512 (:data:`VENDORED`), fetched once with
-``npm pack`` into a cache (:func:`vendor_cache`) and unpacked beside the decks
-(:func:`install_vendored`, used by :mod:`instructor.slides`), so that the decks work offline.
+All are npm packages pinned by version and sha512 (:data:`VENDORED`, :data:`AXE`), fetched
+once with ``npm pack`` into a cache (:func:`vendor_cache`). reveal.js and KaTeX are unpacked
+beside the decks (:func:`install_vendored`, used by :mod:`instructor.slides`), so that the
+decks work offline; axe-core is read from its tarball by the tests (:func:`axe_source`) and
+never shipped with the site or the decks.
 """
 
 from __future__ import annotations
@@ -47,6 +50,13 @@ VENDORED = (
                 "dist/fonts/*.woff2", "LICENSE"),
                "katex"),
 )
+
+
+# Deque's axe-core (MPL-2.0): tests/web/test_a11y.py runs it on every page of the site and
+# every deck (WCAG 2.1 A and AA rules). Not copied into the site or the decks.
+AXE = NpmPackage("axe-core", "4.14.1",
+                 "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==",
+                 ("axe.min.js", "LICENSE"), "axe-core")
 
 
 def vendor_cache() -> Path:
@@ -110,3 +120,10 @@ def install_vendored(static: Path, cache: Path | None = None) -> None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with tar.extractfile(member) as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst)
+
+
+def axe_source(cache: Path | None = None) -> str:
+    """The text of axe-core's ``axe.min.js`` (:data:`AXE`), from the cached, checked tarball."""
+    with tarfile.open(fetch_tarball(AXE, cache)) as tar:
+        with tar.extractfile("package/axe.min.js") as src:
+            return src.read().decode("utf-8")

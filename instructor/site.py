@@ -160,6 +160,12 @@ def stage(root: Path, src: Path) -> list[Path]:
     repo = repository_url(root)
     (src / "conf.py").write_text(CONF_PY.format(title=SITE_TITLE, repo=repo, favicon=FAVICON_FILE))
     shutil.copy(DATA / "alt_text.py", src / "alt_text.py")
+    # Accessibility fixes found by the axe audit (tests/web/test_site.py): contrast of
+    # Keras's coloured summaries, and the search button's accessible name.
+    (src / "_static").mkdir()
+    shutil.copy(DATA / "course.css", src / "_static" / "course.css")
+    (src / "_templates").mkdir()   # found before the theme's components/ of the same name
+    shutil.copy(DATA / "search-button-field.html", src / "_templates")
     lessons = lesson_notebooks(root)
     if not lessons:
         raise SystemExit(f"course site: no lessons in {root / 'notebooks'}")

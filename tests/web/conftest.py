@@ -53,3 +53,43 @@ def start_chromium(tmp_path_factory):
     yield start
     for driver in drivers:
         driver.quit()
+
+
+# ------------------------------------------------------------ accessibility audit
+# axe-core (instructor/npm.py: AXE, pinned and cached like reveal.js and KaTeX) run in the
+# page: the WCAG 2.0/2.1 level A and AA rules. A violation of impact "serious" or "critical"
+# fails the test; "moderate" and "minor" ones are printed (pytest -s, or the test's output).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_FAILING = ("serious", "critical")
+AXE_RUN_JS = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {runOnly: {type: "tag", values: arguments[0]}, resultTypes: ["violations"]})
+  .then(r => done(r.violations.map(v => ({
+      id: v.id, impact: v.impact, help: v.help, count: v.nodes.length,
+      targets: v.nodes.slice(0, 4).map(n => n.target.join(" "))}))))
+  .catch(e => done([{id: "axe-error", impact: "critical", help: String(e), count: 1, targets: []}]));
+"""
+
+
+@pytest.fixture(scope="session")
+def axe():
+    """A function ``axe(driver, page)`` that runs axe-core on the document ``driver`` shows
+    and returns ``(failing, report)``: the lines of the serious and critical violations, and
+    a line for every violation (printed by the caller)."""
+    from instructor.npm import axe_source
+
+    try:
+        source = axe_source()
+    except RuntimeError as error:   # no npm and no cached tarball
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"axe-core: {error}")
+        pytest.skip(f"axe-core: {error}")
+
+    def run(driver, page: str):
+        driver.execute_script(source)
+        violations = driver.execute_async_script(AXE_RUN_JS, AXE_TAGS)
+        lines = [(v["impact"], f"{page}: [{v['impact']}] {v['id']} ({v['count']}x): {v['help']}; "
+                               f"{', '.join(v['targets'])}") for v in violations]
+        return [line for impact, line in lines if impact in AXE_FAILING], [line for _, line in lines]
+
+    return run

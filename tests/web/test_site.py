@@ -344,6 +344,36 @@ def test_every_page_loads_in_chromium_with_links_figures_and_no_console_error(bu
     assert images >= sum(_images(nbformat.read(p, as_version=4)) for p in LESSONS)
 
 
+def _site_pages(built) -> list[str]:
+    # _static/ holds the theme's template fragments (*-macros.html), not pages.
+    return sorted(p.relative_to(built).as_posix() for p in built.rglob("*.html")
+                  if p.relative_to(built).parts[0] != "_static")
+
+
+def test_every_page_passes_the_axe_audit(built, served, browser, axe):
+    """WCAG 2.1 A and AA rules of axe-core (tests/web/conftest.py): no serious or critical
+    violation on any page; the others are printed."""
+    failing, report = [], []
+    for page in _site_pages(built):
+        visit(browser, served + page)
+        bad, lines = axe(browser, page)
+        failing += bad
+        report += lines
+    print("\naxe on the site:\n" + ("\n".join(report) or "no violation"))
+    assert not failing, "\n".join(failing)
+
+
+def test_the_axe_audit_fails_an_image_without_alt(served, browser, axe, tmp_path):
+    """The audit is not vacuous: the home page with a figure that has no alt fails it."""
+    visit(browser, served + "index.html")
+    browser.execute_script("""
+        const img = document.createElement('img');
+        img.src = document.querySelector('img').src;
+        document.querySelector('#main-content').appendChild(img);""")
+    failing, _ = axe(browser, "index.html + <img> without alt")
+    assert any("image-alt" in line and "[critical]" in line for line in failing), failing
+
+
 def test_lessons_link_to_each_other_and_to_colab(served, browser):
     from selenium.webdriver.common.by import By
 

@@ -422,3 +422,30 @@ def test_the_browser_check_sees_an_overflowing_slide(decks, browser, tmp_path, m
     browser.get(slides.build_deck(source, tmp_path).as_uri())
     heights = {(s["h"], s["v"]): s["height"] for s in browser.execute_async_script(WALK)["slides"]}
     assert heights[(1, 0)] > slides.HEIGHT and max(h for k, h in heights.items() if k != (1, 0)) <= slides.HEIGHT
+
+
+# reveal.js lays out every slide at once for printing (``?print-pdf``): the audit then sees
+# every slide's content, not only the first slide's.
+READY_JS = """
+const done = arguments[arguments.length - 1];
+const check = () => (window.Reveal && Reveal.isReady()) ? done(Reveal.getSlides().length) : setTimeout(check, 100);
+check();
+"""
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem[:2])
+def test_every_deck_passes_the_axe_audit(decks, browser, lesson, axe):
+    """WCAG 2.1 A and AA rules of axe-core (tests/web/conftest.py) on every slide of the
+    deck: no serious or critical violation; the others are printed."""
+    browser.get(decks[lesson.stem].as_uri() + "?print-pdf")
+    assert browser.execute_async_script(READY_JS) > 1
+    failing, report = axe(browser, lesson.stem)
+    print(f"\naxe on {lesson.stem}:\n" + ("\n".join(report) or "no violation"))
+    assert not failing, "\n".join(failing)
+
+
+def test_the_slides_index_passes_the_axe_audit(decks, browser, axe):
+    browser.get((next(iter(decks.values())).parent / "index.html").as_uri())
+    failing, report = axe(browser, "index.html")
+    print("\naxe on the slides' index:\n" + ("\n".join(report) or "no violation"))
+    assert not failing, "\n".join(failing)
