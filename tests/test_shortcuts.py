@@ -157,3 +157,17 @@ def test_lesson_shortcuts_earn_nothing_through_course_grade(lesson, tmp_path, ca
             assert f"which {question} forbids" in row["reason"], row
         else:
             assert row["points"] == row["max_points"], row
+
+
+def test_course_check_fails_a_reference_that_breaks_its_own_rule(tmp_path, capsys):
+    """A rule its own reference breaks would give every honest student 0: course check says so."""
+    source_nb = nbformat.read(SOURCE, as_version=4)
+    for cell in source_nb.cells:
+        if cell.cell_type == "code" and cell.source.startswith("def mean_of"):
+            cell.source = cell.source.replace("math.fsum(values) / len(values)",
+                                              "__import__('statistics').fmean(values)")
+    path = tmp_path / SOURCE.name
+    nbformat.write(source_nb, path)
+    assert not grading.check([path], timeout=TIMEOUT, unconfined=UNCONFINED, twice=False)
+    out = capsys.readouterr().out
+    assert "FAIL grading_demo q2_mean: 2 / 2  (the reference solution uses fmean (cell 6, line 3), which q2_mean" in out, out
