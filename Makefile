@@ -59,7 +59,7 @@ test-grading: $(STAMP)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(GRADING_TESTS)
 
 # The shortcut suite in full: with lessons 04 and 07 graded by course grade, in fast size
-# (the reference and one submission each: about 5 min on the 2-core CPU, without MNIST).
+# (the reference and one submission each: about 7.5 min on the 2-core CPU with the offline data).
 test-shortcuts: $(STAMP)
 	COURSE_SHORTCUT_LESSONS=1 $(PY) -m pytest tests/test_shortcuts.py
 
