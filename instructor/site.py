@@ -48,7 +48,7 @@ SITE_TITLE = "Convolutional neural networks in Keras"
 # README sections that are for instructors and maintainers: the home page leaves them out
 # and links to the README on GitHub instead (matched at the start of a "## " heading).
 INSTRUCTOR_SECTIONS = ("Exercises and grading", "Tests and CI", "Repository layout",
-                       "The course website")
+                       "The course website", "Accessibility")
 COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE_FILE = "images/colab-badge.svg"
 FAVICON_FILE = "images/favicon.svg"

@@ -93,3 +93,44 @@ def axe():
         return [line for impact, line in lines if impact in AXE_FAILING], [line for _, line in lines]
 
     return run
+
+
+# What axe does not check: the page's language, one h1, headings that never skip a level
+# going down (h2 then h4), and link texts that say where they go (not "here"). Only headings a reader meets count: rendered ones (the
+# theme's print-only copy of the title is display: none on screen) not hidden by aria-hidden.
+HEADINGS_JS = """
+const shown = el => el.getClientRects().length > 0 && !el.closest('[aria-hidden="true"]');
+return {lang: document.documentElement.lang,
+        links: Array.from(document.querySelectorAll('a[href]')).filter(shown)
+          .map(a => (a.getAttribute('aria-label') || a.innerText || '').trim().toLowerCase()),
+        headings: Array.from(document.querySelectorAll('h1, h2, h3, h4, h5, h6'))
+          .filter(shown).map(h => [Number(h.tagName[1]), h.textContent.trim().slice(0, 60)])};
+"""
+
+
+@pytest.fixture(scope="session")
+def heading_problems():
+    """A function ``heading_problems(driver, page)``: what is wrong with the language and
+    the headings of the document ``driver`` shows (one line per problem)."""
+    return _heading_problems
+
+
+def _heading_problems(driver, page: str) -> list[str]:
+    result = driver.execute_script(HEADINGS_JS)
+    problems = [] if result["lang"] == "en" else [f"{page}: <html lang={result['lang']!r}>, not 'en'"]
+    levels = [level for level, _ in result["headings"]]
+    if levels.count(1) != 1:
+        problems.append(f"{page}: {levels.count(1)} h1 headings, not one: "
+                        f"{[t for level, t in result['headings'] if level == 1]}")
+    if levels and levels[0] != 1:
+        problems.append(f"{page}: the first heading is an h{levels[0]}: {result['headings'][0][1]!r}")
+    for (a, _), (b, text) in zip(result["headings"], result["headings"][1:]):
+        if b > a + 1:
+            problems.append(f"{page}: h{a} then h{b} ({text!r}): a level skipped")
+    vague = sorted({text for text in result["links"] if text.strip(" .:") in VAGUE_LINKS})
+    if vague:
+        problems.append(f"{page}: links that do not say where they go: {vague}")
+    return problems
+
+
+VAGUE_LINKS = {"here", "click here", "this", "link", "this link", "more", "read more", "click"}

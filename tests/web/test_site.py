@@ -363,6 +363,29 @@ def test_every_page_passes_the_axe_audit(built, served, browser, axe):
     assert not failing, "\n".join(failing)
 
 
+def test_every_page_has_a_language_one_h1_headings_in_order_and_clear_links(built, served, browser, heading_problems):
+    problems = []
+    for page in _site_pages(built):
+        visit(browser, served + page)
+        problems += heading_problems(browser, page)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_heading_check_sees_a_second_h1_a_skipped_level_and_a_vague_link(served, browser, heading_problems):
+    visit(browser, served + "index.html")
+    assert heading_problems(browser, "index.html") == []
+    browser.execute_script("""
+        const main = document.querySelector('#main-content');
+        main.appendChild(document.createElement('h1')).textContent = 'Another title';
+        main.appendChild(document.createElement('h3')).textContent = 'Too deep';
+        const link = main.appendChild(document.createElement('a'));
+        link.href = 'index.html'; link.textContent = 'here';
+        document.documentElement.lang = '';""")
+    problems = heading_problems(browser, "index.html")
+    assert len(problems) == 4 and "2 h1" in problems[1] and "h1 then h3" in problems[2], problems
+    assert "['here']" in problems[3], problems
+
+
 def test_the_axe_audit_fails_an_image_without_alt(served, browser, axe, tmp_path):
     """The audit is not vacuous: the home page with a figure that has no alt fails it."""
     visit(browser, served + "index.html")

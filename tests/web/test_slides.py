@@ -425,10 +425,13 @@ def test_the_browser_check_sees_an_overflowing_slide(decks, browser, tmp_path, m
 
 
 # reveal.js lays out every slide at once for printing (``?print-pdf``): the audit then sees
-# every slide's content, not only the first slide's.
+# every slide's content, not only the first slide's. Waits for that layout (its .pdf-page
+# elements): right after loading, reveal has once answered ready with no slides yet.
 READY_JS = """
 const done = arguments[arguments.length - 1];
-const check = () => (window.Reveal && Reveal.isReady()) ? done(Reveal.getSlides().length) : setTimeout(check, 100);
+const check = () => (window.Reveal && Reveal.isReady() && Reveal.getSlides().length &&
+                     document.querySelector('.pdf-page')) ? done(Reveal.getSlides().length)
+                                                          : setTimeout(check, 100);
 check();
 """
 
@@ -449,3 +452,10 @@ def test_the_slides_index_passes_the_axe_audit(decks, browser, axe):
     failing, report = axe(browser, "index.html")
     print("\naxe on the slides' index:\n" + ("\n".join(report) or "no violation"))
     assert not failing, "\n".join(failing)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem[:2])
+def test_every_deck_has_a_language_one_h1_headings_in_order_and_clear_links(decks, browser, lesson, heading_problems):
+    browser.get(decks[lesson.stem].as_uri() + "?print-pdf")   # every slide laid out
+    assert browser.execute_async_script(READY_JS) > 1
+    assert heading_problems(browser, lesson.stem) == []
