@@ -72,6 +72,27 @@ LESSON_SHORTCUTS = {
         "    k = np.zeros((len(w) - 1) * dilation + 1)\n    k[::dilation] = w\n"
         "    return scipy.signal.lfilter(k[::-1], [1.0], x)",
     ]},
+    "01": {"q2_conv_backward": [
+        # section 10's cell (51) with strides=stride
+        "def conv2d_backward(x, k, g, stride=1):\n"
+        "    x_tf = tf.constant(x[None, :, :, None])\n"
+        "    k_tf = tf.Variable(k[:, :, None, None])\n"
+        "    with tf.GradientTape(persistent=True) as tape:\n"
+        "        tape.watch(x_tf)\n"
+        "        y = tf.nn.conv2d(x_tf, k_tf, strides=stride, padding='VALID')\n"
+        "        loss = tf.reduce_sum(y * g[None, :, :, None])\n"
+        "    return (tape.gradient(loss, x_tf).numpy()[0, :, :, 0],\n"
+        "            tape.gradient(loss, k_tf).numpy()[:, :, 0, 0])",
+    ]},
+    "06": {
+        "q1_box_iou": [   # the lesson imports iou from utils.localization
+            "def box_iou(a, b):\n    return float(iou(np.array(a, float), np.array(b, float)))",
+        ],
+        "q3_average_precision": [   # and the lesson's own curve and AP
+            "def average_precision_of(scores, is_true_positive, n_objects):\n"
+            "    return average_precision(*precision_recall_curve(scores, is_true_positive, n_objects)[:2])",
+        ],
+    },
 }
 
 
