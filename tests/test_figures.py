@@ -23,7 +23,7 @@ C = nbformat.v4
 # Lessons whose descriptions are written but not yet stored in the notebook (they were
 # being re-executed when the others got theirs; the proposals wait in /tmp/alt_proposals/).
 # Empty this set once they are added: then every lesson must describe every figure.
-PENDING = {"01_convolution_basics", "02_mnist_cnn", "06_localization"}
+PENDING = {"01_convolution_basics"}
 
 
 def figure(png: str = "iVBORw0KGgo=") -> nbformat.NotebookNode:
