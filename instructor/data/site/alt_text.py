@@ -9,9 +9,9 @@ without one gets docutils' default, its file name: tests/test_figures.py keeps e
 lesson figure described.
 """
 
-from myst_nb.core.render import NbElementRenderer
-
-_render_image = NbElementRenderer.render_image
+_render_image = None   # MyST-NB's own renderer, kept by setup(): MyST-NB (the site extra) is
+                       # imported only when Sphinx loads this extension, so the module imports
+                       # without it (the wheel without extras imports every module)
 
 
 def render_image(self, data):
@@ -24,5 +24,10 @@ def render_image(self, data):
 
 
 def setup(app):
+    global _render_image
+    from myst_nb.core.render import NbElementRenderer
+
+    if _render_image is None:
+        _render_image = NbElementRenderer.render_image
     NbElementRenderer.render_image = render_image
     return {"parallel_read_safe": True, "parallel_write_safe": True}
