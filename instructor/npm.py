@@ -52,8 +52,9 @@ VENDORED = (
 )
 
 
-# Deque's axe-core (MPL-2.0): tests/web/test_a11y.py runs it on every page of the site and
-# every deck (WCAG 2.1 A and AA rules). Not copied into the site or the decks.
+# Deque's axe-core (MPL-2.0): tests/web/test_site.py and test_slides.py run it (helper in
+# tests/web/conftest.py) on every page of the site and every deck (WCAG 2.1 A and AA rules).
+# Not copied into the site or the decks.
 AXE = NpmPackage("axe-core", "4.14.1",
                  "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==",
                  ("axe.min.js", "LICENSE"), "axe-core")
