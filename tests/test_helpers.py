@@ -8,7 +8,7 @@ import pytest
 
 from utils import by_size, is_fast, run_size, runsize
 from utils.training import (EpochProgress, EpochTimer, ResultsTable, describe_overfitting,
-                            measure_throughput, validation_loss_turn)
+                            measure_throughput, paired_difference, validation_loss_turn)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -308,3 +308,25 @@ def test_show_images_checks_its_input():
         show_images([])
     with pytest.raises(ValueError, match="2 titles"):
         show_images(np.zeros((3, 4, 4)), titles=["a", "b"])
+
+
+def test_paired_difference_is_the_mean_of_per_image_differences_with_its_standard_error():
+    rng = np.random.default_rng(0)
+    a, b = rng.random(400) < 0.7, rng.random(400) < 0.6
+    diff, se = paired_difference(a, b)
+    d = a.astype(float) - b.astype(float)
+    assert diff == pytest.approx(a.mean() - b.mean())
+    assert se == pytest.approx(np.std(d, ddof=1) / 20)
+    # Two models right on the same images: no disagreement, so no noise in their difference,
+    # although each accuracy alone has a standard error of sqrt(p(1-p)/n).
+    assert paired_difference(a, a) == (0.0, 0.0)
+    # Pairing beats the independent formula when the models agree on most images.
+    c = a.copy(); c[:20] = ~c[:20]
+    independent = np.sqrt(a.mean() * (1 - a.mean()) / 400 + c.mean() * (1 - c.mean()) / 400)
+    assert paired_difference(a, c)[1] < independent / 2
+
+
+@pytest.mark.parametrize("a, b", [([1, 0, 1], [1, 0]), ([1], [0]), ([1, 2], [0, 1])])
+def test_paired_difference_refuses_bad_input(a, b):
+    with pytest.raises(ValueError):
+        paired_difference(a, b)

@@ -1,5 +1,5 @@
 """Training helpers: per-epoch timing and the results table that grows through a lesson (lesson 02),
-and reading overfitting from a validation-loss curve (lesson 03)."""
+reading overfitting from a validation-loss curve and the noise of a difference in accuracy (lesson 03)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class ResultsTable:
 
     >>> table = ResultsTable()
     >>> table.add("baseline", params=1000, epochs=2, train_acc=0.9, test_acc=0.8)
-    >>> table.frame().loc[0, "test accuracy"]
+    >>> float(table.frame().loc[0, "test accuracy"])
     0.8
     """
 
@@ -122,6 +122,29 @@ def describe_overfitting(val_loss, min_rise: float = 0.1) -> str:
         return f"{where} and rose {t['rise']:.0%} by epoch {t['epochs']} ({t['last']:.3f}): overfitting"
     return (f"{where} and rose only {t['rise']:.0%} by epoch {t['epochs']} ({t['last']:.3f}): "
             "little overfitting")
+
+
+def paired_difference(correct_a, correct_b) -> tuple[float, float]:
+    """Accuracy of model A minus model B on the same images, and its standard error (lesson 03).
+
+    ``correct_a`` and ``correct_b`` say, image by image, whether each model was right. The
+    difference is the mean of ``a - b`` (each term -1, 0 or 1); its standard error is that
+    term's sample standard deviation over the square root of the number of images: the
+    evaluation set's sampling noise. Pairing counts only the images on which the models
+    disagree, so it is smaller than treating the two accuracies as independent.
+
+    >>> diff, se = paired_difference([1, 1, 0, 1], [1, 0, 0, 0])
+    >>> diff, round(se, 4)
+    (0.5, 0.2887)
+    """
+    a = np.asarray(correct_a, dtype=float).ravel()
+    b = np.asarray(correct_b, dtype=float).ravel()
+    if a.shape != b.shape or a.size < 2:
+        raise ValueError(f"need two equally long 0/1 vectors of at least 2 images, got {a.size} and {b.size}")
+    if not (np.isin(a, (0, 1)).all() and np.isin(b, (0, 1)).all()):
+        raise ValueError("correct_a and correct_b must hold only 0/1 or False/True")
+    d = a - b
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
 
 
 class EpochProgress(keras.callbacks.Callback):
