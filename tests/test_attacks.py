@@ -24,6 +24,21 @@ SHORT_TIMEOUT = 12
 ENDLESS = ("fork_bomb", "loops_in_an_answer")
 UNSOLVED = ("return None", "return None")
 RIGHT_SQUARE = ("return x * x", "return None")
+# Memory that a sandbox bounds can stop a hog in two ways. The memory cgroup's OOM killer ends
+# one process (the attack below then keeps its answer: 2 points), or the kernel keeps
+# reclaiming memory inside the cgroup before it decides on a kill, and the hog crawls until
+# the wall-time limit stops the notebook (0 points, "timed out"): seen in 2 of 3 fresh-clone
+# CI runs of spreads_10_gib_over_processes on the 2-core, 23-GiB, swapless CI machine. Both
+# mean the 10 GiB were not had. Unbounded, the children get their 2 GiB each in seconds, the
+# notebook finishes, and its square answer is None: 0 points, with a failed test as the
+# reason, which no entry here accepts.
+ALSO_STOPPED = {"spreads_10_gib_over_processes": (0, "timed out")}
+
+
+def outcome_accepted(name, points, reason, expected, expected_reason):
+    """The expected points and reason fragment of attack ``name``, or its ALSO_STOPPED outcome."""
+    outcomes = [(expected, expected_reason)] + ([ALSO_STOPPED[name]] if name in ALSO_STOPPED else [])
+    return any(points == p and r in reason for p, r in outcomes)
 
 # CI must run the attack suite (.ci/run installs bubblewrap); elsewhere it is skipped with the reason.
 pytestmark = pytest.mark.skipif(sandbox.available() is not None and os.environ.get("CI") != "true",
@@ -226,10 +241,9 @@ def test_each_attack_gets_only_what_its_answers_earn(graded, name):
     _, _, _, expected, reason = graded["cases"][name]
     rows = [r for r in graded["rows"] if r.student == name]
     assert len(rows) == 2
-    assert sum(r.points for r in rows) == expected, rows
     assert all(r.reason for r in rows)
     q1 = next(r for r in rows if r.question == "q1_square")
-    assert reason in q1.reason, q1.reason
+    assert outcome_accepted(name, sum(r.points for r in rows), q1.reason, expected, reason), rows
 
 
 def test_no_attack_changed_a_file_outside_its_folder(graded):

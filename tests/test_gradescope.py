@@ -28,6 +28,7 @@ from instructor import course, gradescope, grading, sandbox
 # (make test) would take a static `from test_attacks import ...` for an undeclared package.
 _attack_suite = importlib.import_module("test_attacks")
 attacks, submission = _attack_suite.attacks, _attack_suite.submission
+outcome_accepted = _attack_suite.outcome_accepted
 
 TIMEOUT = 60   # seconds per run; a healthy one needs about 3 s here, 20 on a loaded machine
 ATTACKS = tuple(attacks(Path("/nonexistent"), 9))   # every attack of the suite, by name
@@ -224,8 +225,8 @@ def test_attacks_get_only_what_their_answers_earn(graded, name):
     _, _, _, expected, reason = graded["_cases"][name]
     results = graded[name]["results"]
     check_format(results)
-    assert results["score"] == expected, graded[name]["stdout"]
-    assert reason in outputs(graded, name)["q1_square"]
+    assert outcome_accepted(name, results["score"], outputs(graded, name)["q1_square"], expected, reason), \
+        graded[name]["stdout"]
     # the forged results.json and answers files never reached the results folder
     assert graded[name]["files"] == ["results.json"]
 
