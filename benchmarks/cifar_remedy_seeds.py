@@ -1,4 +1,4 @@
-"""Lesson 03, sections 4-9: the remedies' rows trained from several seeds, to measure the
+"""Lesson 03, sections 4-10: the remedies' rows trained from several seeds, to measure the
 run-to-run noise that the notebook's standard errors do not count.
 
 The notebook trains every row once, from seed 42, and prints each difference between rows
@@ -47,7 +47,7 @@ def lesson_cells(last=LAST_ROW_CELL) -> list:
     raise LookupError(f"{LESSON.name} has no cell {last!r}")
 
 
-def run(seed: int, cells, quiet=True) -> dict:
+def run(seed: int, cells) -> dict:
     """Run the lesson's cells with the split of seed 42 and training from ``seed``; the rows."""
     import contextlib
     import io
@@ -57,18 +57,12 @@ def run(seed: int, cells, quiet=True) -> dict:
     import keras
 
     scope = {"__name__": "__lesson__"}
-    split_done = False
     for cell in cells:
-        source = cell.source
-        if split_done is True:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(cell.source, f"<cell {cell.get('id')}>", "exec"), scope)
+        if cell.get("id") == SPLIT_CELL:   # the split stays seed 42's; training from here on uses `seed`
             scope["SEED"] = seed
             keras.utils.set_random_seed(seed)
-            split_done = "seeded"
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out) if quiet else contextlib.nullcontext():
-            exec(compile(source, f"<cell {cell.get('id')}>", "exec"), scope)
-        if cell.get("id") == SPLIT_CELL:
-            split_done = True
     if "plt" in scope:
         scope["plt"].close("all")
     frame = scope["results"].frame().set_index("model")
@@ -103,10 +97,10 @@ def main(argv=None) -> None:
     names = list(per_seed[args.seeds[0]])
     summary = {}
     print(f"\nover seeds {args.seeds}: mean ± standard deviation")
+    sd = (lambda a: float(a.std(ddof=1)) if len(a) > 1 else float("nan"))
     for name in names:
         val = np.array([per_seed[s][name]["validation"] for s in args.seeds])
         test = np.array([per_seed[s][name]["test"] for s in args.seeds])
-        sd = (lambda a: float(a.std(ddof=1)) if len(a) > 1 else float("nan"))
         summary[name] = {"validation mean": float(val.mean()), "validation sd": sd(val),
                          "test mean": float(test.mean()), "test sd": sd(test)}
         print(f"  {name:>26}: validation {val.mean():.3f} ± {sd(val):.3f}   test {test.mean():.3f} ± {sd(test):.3f}")

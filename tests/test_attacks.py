@@ -25,10 +25,10 @@ ENDLESS = ("fork_bomb", "loops_in_an_answer")
 UNSOLVED = ("return None", "return None")
 RIGHT_SQUARE = ("return x * x", "return None")
 # Memory that a sandbox bounds can stop a hog in two ways. The memory cgroup's OOM killer ends
-# one process (the attack below then keeps its answer: 2 points), or the kernel keeps
-# reclaiming memory inside the cgroup before it decides on a kill, and the hog crawls until
-# the wall-time limit stops the notebook (0 points, "timed out"): seen in 2 of 3 fresh-clone
-# CI runs of spreads_10_gib_over_processes on the 2-core, 23-GiB, swapless CI machine. Both
+# one process (the attack below then keeps its answer: 2 points), or the hog crawls until the
+# wall-time limit stops the notebook (0 points, "timed out"; likely reclaim inside the cgroup
+# before the kernel decides on a kill, not proven): seen in 2 of 3 fresh-clone CI runs of
+# spreads_10_gib_over_processes on the 2-core, 23-GiB, swapless CI machine. Both
 # mean the 10 GiB were not had. Unbounded, the children get their 2 GiB each in seconds, the
 # notebook finishes, and its square answer is None: 0 points, with a failed test as the
 # reason, which no entry here accepts.
