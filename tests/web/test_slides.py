@@ -459,3 +459,152 @@ def test_every_deck_has_a_language_one_h1_headings_in_order_and_clear_links(deck
     browser.get(decks[lesson.stem].as_uri() + "?print-pdf")   # every slide laid out
     assert browser.execute_async_script(READY_JS) > 1
     assert heading_problems(browser, lesson.stem) == []
+
+
+# ------------------------------------------------------------------ keyboard and math
+# reveal.js's own keys: → and ← between sections, ↓ and ↑ within one, Space to the next
+# slide (down first, then right). Each step: the key and the slide (h, v) it should show.
+def _key_walk(deck: _Deck):
+    from selenium.webdriver.common.keys import Keys
+
+    below = len(deck.leaves()[1]) - 1          # sub-slides under section 1
+    assert below >= 2, "the walk needs a section with at least three sub-slides"
+    return [(Keys.ARROW_RIGHT, (1, 0)), (Keys.ARROW_RIGHT, (2, 0)), (Keys.ARROW_LEFT, (1, 0)),
+            (Keys.SPACE, (1, 1)), (Keys.ARROW_DOWN, (1, 2)), (Keys.ARROW_UP, (1, 1)),
+            (Keys.ARROW_LEFT, (0, 0))]
+
+
+def _open_deck(browser, path: Path, h: int = 0, v: int = 0) -> None:
+    """Load a deck, wait for reveal.js, show slide (h, v) without transitions, focus the page."""
+    browser.get(path.as_uri())
+    browser.execute_async_script("""
+        const [h, v, done] = arguments;
+        const go = () => { Reveal.configure({transition: 'none'}); Reveal.slide(h, v);
+                           document.activeElement.blur(); done(); };
+        if (Reveal.isReady()) go(); else Reveal.on('ready', go);""", h, v)
+
+
+def test_arrow_keys_and_space_move_between_slides(decks, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    path = decks[LESSONS[0].stem]
+    _open_deck(browser, path)
+    for key, expected in _key_walk(_parse(path)):
+        ActionChains(browser).send_keys(key).perform()
+        shown = browser.execute_script("const i = Reveal.getIndices(); return [i.h, i.v]")
+        assert tuple(shown) == expected, (repr(key), shown, expected)
+
+
+# For the element that has the focus: where it is (on the slide shown, on a slide not
+# shown, outside the slides: controls, slide number) and whether the focus is visible:
+# an outline (not "none", wider than 0, not transparent) or a box shadow.
+FOCUS_JS = """
+const e = document.activeElement, s = getComputedStyle(e), slide = e.closest('.slides section');
+const opaque = c => !/rgba\\(.*,\\s*0\\)$/.test(c) && c !== 'transparent';
+return {tag: e.tagName, at: Array.prototype.indexOf.call(document.getElementsByTagName('*'), e),
+        what: (e.getAttribute('aria-label') || e.innerText || e.className || '').trim().slice(0, 40),
+        where: !slide ? (e === document.body ? 'body' : 'outside') :
+               (slide.classList.contains('present') && !slide.closest('[aria-hidden="true"]') ? 'shown' : 'hidden'),
+        visible: (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0 && opaque(s.outlineColor))
+                 || (s.boxShadow !== 'none' && s.boxShadow !== '')};
+"""
+
+
+def _tab_walk(browser, path: Path, h: int, v: int, limit: int = 60) -> tuple[list[dict], list[str]]:
+    """Press Tab from slide (h, v) until the focus comes back to the page (at most
+    ``limit`` times); return every element it reached and the problems: focus on a slide
+    that is not shown, or no visible focus."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    _open_deck(browser, path, h, v)
+    reached = []
+    for _ in range(limit):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        focus = browser.execute_script(FOCUS_JS)
+        if focus["where"] == "body" or (reached and focus["at"] == reached[0]["at"]):
+            break
+        reached.append(focus)
+    problems = [f"{f['tag']} {f['what']!r}: on a slide that is not shown" for f in reached
+                if f["where"] == "hidden"]
+    problems += [f"{f['tag']} {f['what']!r}: focus not visible" for f in reached if not f["visible"]]
+    return reached, problems
+
+
+def test_tab_reaches_the_controls_with_a_visible_focus_and_never_a_hidden_slide(decks, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    path = decks[LESSONS[0].stem]
+    reached, problems = _tab_walk(browser, path, 1, 0)
+    assert not problems, problems
+    names = {f["what"] for f in reached}
+    assert {"previous slide", "next slide", "below slide"} <= names, names   # reveal's controls
+    assert any(f["tag"] == "A" for f in reached)                            # the slide number
+    assert any(f["where"] == "shown" for f in reached)                      # the slide's cells
+    # The focused control works with the keyboard: Enter on "next slide".
+    _open_deck(browser, path, 1, 0)
+    for _ in range(60):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if browser.execute_script(FOCUS_JS)["what"] == "next slide":
+            break
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    assert browser.execute_script("return Reveal.getIndices().h") == 2
+
+
+def _without(text: str, start: str, end: str) -> str:
+    """``text`` without the part from ``start`` up to and including ``end``."""
+    i = text.index(start)
+    return text[:i] + text[text.index(end, i) + len(end):]
+
+
+def test_the_tab_check_sees_hidden_slides_and_invisible_focus_without_the_fixes(decks, browser, tmp_path, monkeypatch):
+    """Without the decks' focus ring (style.css) and the inert hidden slides (the template),
+    reveal.js's controls show no focus and Tab reaches slides nobody sees: the walk says so."""
+    monkeypatch.setattr(slides, "STYLE", _without(slides.STYLE, "/* Keyboard focus", "}"))
+    monkeypatch.setattr(slides, "TEMPLATE", slides.TEMPLATE.replace(
+        "Reveal.on('ready', inertHiddenSlides);", "").replace("Reveal.on('slidechanged', inertHiddenSlides);", ""))
+    source = tmp_path / "99_toy.ipynb"
+    nbformat.write(_assignment(), source)
+    shutil.copytree(next(iter(decks.values())).parent / "_static", tmp_path / "_static")
+    _, problems = _tab_walk(browser, slides.build_deck(source, tmp_path), 1, 0)
+    assert any("not shown" in p for p in problems), problems
+    assert "BUTTON 'next slide': focus not visible" in problems, problems
+
+
+# Every KaTeX formula: its MathML (what a screen reader reads) with the TeX source, and the
+# visible HTML hidden from screen readers; KaTeX's error boxes counted.
+MATH_JS = """
+const formulas = Array.from(document.querySelectorAll('.katex'));
+return {count: formulas.length, errors: document.querySelectorAll('.katex-error').length,
+        without: formulas.filter(f => !f.querySelector(':scope > .katex-mathml > math annotation[encoding="application/x-tex"]')
+                                      || !f.querySelector(':scope > .katex-html[aria-hidden="true"]'))
+                         .map(f => f.textContent.slice(0, 40))};
+"""
+
+
+def _has_math(nb) -> bool:
+    return any(c.cell_type == "markdown" and re.search(r"\$[^$\s][^$]*\$", c.source) for c in _kept_cells(nb))
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem[:2])
+def test_every_formula_of_a_deck_carries_mathml_for_screen_readers(decks, browser, lesson):
+    _open_deck(browser, decks[lesson.stem])
+    math = browser.execute_script(MATH_JS)
+    assert math["without"] == [] and math["errors"] == 0, math
+    assert (math["count"] > 0) == _has_math(nbformat.read(lesson, as_version=4)), math
+
+
+def test_the_math_check_sees_formulas_without_mathml(decks, browser, tmp_path, monkeypatch):
+    """With KaTeX's output set to HTML only, the check finds every formula without MathML."""
+    html_only = slides.TEMPLATE.replace('output: "htmlAndMathml"', 'output: "html"')
+    assert html_only != slides.TEMPLATE
+    monkeypatch.setattr(slides, "TEMPLATE", html_only)
+    nb = _assignment()
+    nb.cells[2].source += "\n\nThe sum $\\sum_i x_i w_i$ and\n\n$$y = \\max(0, x)$$"
+    source = tmp_path / "99_math.ipynb"
+    nbformat.write(nb, source)
+    shutil.copytree(next(iter(decks.values())).parent / "_static", tmp_path / "_static")
+    _open_deck(browser, slides.build_deck(source, tmp_path))
+    math = browser.execute_script(MATH_JS)
+    assert math["count"] == 2 and len(math["without"]) == 2, math
