@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from utils import by_size, is_fast, run_size, runsize
-from utils.training import (EpochProgress, EpochTimer, ResultsTable, describe_overfitting,
-                            measure_throughput, paired_difference, validation_loss_turn)
+from utils.training import (EarlyStoppingAfter, EpochProgress, EpochTimer, ResultsTable,
+                            describe_overfitting, measure_throughput, paired_difference,
+                            validation_loss_turn)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -124,6 +125,44 @@ def test_describe_overfitting_example():
     text = describe_overfitting([1.5, 1.0, 0.912] + [1.0] * 16 + [1.277])
     assert text == ("validation loss bottomed at epoch 3 of 20 (0.912) and rose 40% by "
                     "epoch 20 (1.277): overfitting")
+
+
+def _early_stopping_run(stop, val_losses):
+    """Drive an early-stopping callback through scripted validation losses; each epoch's
+    weights are the epoch number. Returns (epochs run, the weight restored at the end)."""
+    import keras
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
+    stop.set_model(model)
+    stop.on_train_begin()
+    model.stop_training = False
+    for epoch, loss in enumerate(val_losses):
+        model.set_weights([np.full((1, 1), float(epoch + 1))])
+        stop.on_epoch_end(epoch, {"val_loss": loss})
+        if model.stop_training:
+            break
+    stop.on_train_end()
+    return epoch + 1, float(model.get_weights()[0][0, 0])
+
+
+@pytest.mark.parametrize("min_epochs, stops_at", [(0, 5), (4, 5), (8, 8), (30, 12)])
+def test_early_stopping_after_waits_for_min_epochs_and_keeps_the_best_epoch(min_epochs, stops_at):
+    """Best at epoch 2, then rising: plain patience 3 stops at epoch 5; the minimum delays
+    the stop (to the end of a 12-epoch run at most) but epoch 2's weights are kept."""
+    import keras
+
+    losses = [1.0, 0.5] + [0.6 + 0.01 * i for i in range(10)]
+    stop = EarlyStoppingAfter(min_epochs, monitor="val_loss", patience=3, restore_best_weights=True)
+    assert _early_stopping_run(stop, losses) == (stops_at, 2.0)
+    assert stop.best_epoch + 1 == 2
+    if min_epochs == 0:   # the same as Keras's own callback
+        plain = keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+        assert _early_stopping_run(plain, losses) == (stops_at, 2.0)
+
+
+def test_early_stopping_after_rejects_a_negative_minimum():
+    with pytest.raises(ValueError, match="min_epochs"):
+        EarlyStoppingAfter(-1)
 
 
 def test_epoch_timer_measures_each_epoch():

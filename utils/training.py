@@ -1,5 +1,6 @@
 """Training helpers: per-epoch timing and the results table that grows through a lesson (lesson 02),
-reading overfitting from a validation-loss curve and the noise of a difference in accuracy (lesson 03)."""
+reading overfitting from a validation-loss curve, early stopping after a minimum of epochs and the noise
+of a difference in accuracy (lesson 03)."""
 
 from __future__ import annotations
 
@@ -145,6 +146,34 @@ def paired_difference(correct_a, correct_b) -> tuple[float, float]:
         raise ValueError("correct_a and correct_b must hold only 0/1 or False/True")
     d = a - b
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
+
+
+class EarlyStoppingAfter(keras.callbacks.EarlyStopping):
+    """Keras's ``EarlyStopping`` that never stops before ``min_epochs`` (lesson 03).
+
+    The best epoch is tracked from the first epoch on, as without the minimum, and with
+    ``restore_best_weights=True`` its weights are put back at the end; only the decision to
+    stop waits until ``min_epochs`` epochs have run. (Keras's own ``start_from_epoch``
+    differs: it ignores the epochs before it, so an early best epoch could never be kept.)
+    A run whose validation loss is noisy early, as with BatchNorm's batch statistics on few
+    images, is not ended by a chance rise before it has learned much.
+
+    >>> stop = EarlyStoppingAfter(30, monitor="val_loss", patience=5, restore_best_weights=True)
+    >>> stop.min_epochs
+    30
+    """
+
+    def __init__(self, min_epochs: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if int(min_epochs) < 0:
+            raise ValueError(f"min_epochs must be 0 or more, got {min_epochs}")
+        self.min_epochs = int(min_epochs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if self.model.stop_training and epoch + 1 < self.min_epochs:
+            self.model.stop_training = False
+            self.stopped_epoch = 0
 
 
 class EpochProgress(keras.callbacks.Callback):
