@@ -1,13 +1,16 @@
 """Tests for lesson 05's interpretability helpers: on a model that can only look at
 one region of the image every method must put its mass there; saliency and Grad-CAM
 differentiate the logit, not the saturating probability; occlusion hides with the
-background; LIME runs without a progress bar."""
+background and measures the logit; Integrated Gradients is complete; on a linear model,
+whose answer is known, deletion and insertion curves rank the true contributions above
+a random order; LIME runs without a progress bar."""
 
 import numpy as np
 import pytest
 
-from utils.interpret import (class_scores, conv_layer_names, fgsm, grad_cam, lime_explanation, occlusion_map,
-                             saliency_map, superpixel_weights)
+from utils.interpret import (class_scores, conv_layer_names, deletion_insertion, fgsm, grad_cam,
+                             integrated_gradients, lime_explanation, occlusion_map, saliency_map,
+                             superpixel_weights)
 
 REGION = (slice(2, 7), slice(8, 14))        # rows 2-6, columns 8-13 of a 16 x 16 image
 
@@ -168,6 +171,143 @@ def test_occlusion_hides_with_the_background_by_default(confident_models, centre
     assert np.abs(occ[3:6, 3:6]).max() > 1e-3
     grey = occlusion_map(model, centred_image, patch=2, stride=1, fill=float(centred_image.mean()))
     assert np.abs(grey[far]).max() > 1e-3
+
+
+def test_occlusion_measures_the_logit_unless_asked_for_the_probability(confident_models, centred_image):
+    separate, fused, logit_model = confident_models
+    c = int(np.asarray(separate(centred_image[None]))[0].argmax())
+    reference = occlusion_map(logit_model, centred_image, c, patch=2, stride=1)
+    for model in (separate, fused):
+        np.testing.assert_allclose(occlusion_map(model, centred_image, c, patch=2, stride=1), reference,
+                                   rtol=1e-4, atol=1e-5)
+    # the saturated probability hardly moves where the logit drops
+    prob = occlusion_map(separate, centred_image, c, patch=2, stride=1, target="probability")
+    assert np.abs(reference).max() > 1e-2
+    assert np.abs(prob).max() < 0.1 * np.abs(reference).max()
+
+
+@pytest.fixture(scope="module")
+def linear_model():
+    """logit_0 = sum of W * x over the pixels of a 6 x 6 image (plus a bias), logit_1 = 0:
+    the contribution of pixel i to the class score is exactly W_i x_i."""
+    import keras
+
+    rng = np.random.default_rng(5)
+    weights = np.zeros((6, 6), dtype="float32")
+    weights[1:4, 2:5] = rng.uniform(0.5, 2.0, size=(3, 3))          # the pixels that matter
+    weights[4:, :2] = rng.uniform(-0.3, 0.3, size=(2, 2))            # a little noise elsewhere
+    inputs = keras.Input((6, 6, 1))
+    dense = keras.layers.Dense(2, activation="softmax")
+    model = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
+    kernel = np.zeros((36, 2), dtype="float32")
+    kernel[:, 0] = weights.ravel()
+    dense.set_weights([kernel, np.array([0.5, 0.0], dtype="float32")])
+    images = rng.uniform(0.2, 1.0, size=(12, 6, 6, 1)).astype("float32")
+    return model, weights, images
+
+
+def test_integrated_gradients_of_a_linear_model_is_its_contributions(linear_model):
+    model, weights, images = linear_model
+    ig = integrated_gradients(model, images[0], class_index=0, steps=4)
+    np.testing.assert_allclose(ig, weights * images[0, ..., 0], rtol=1e-5, atol=1e-6)
+    baseline = np.full((6, 6, 1), 0.1, dtype="float32")
+    np.testing.assert_allclose(integrated_gradients(model, images[0], 0, baseline=baseline),
+                               weights * (images[0, ..., 0] - 0.1), rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def curved_model():
+    """A ReLU network whose units switch on part of the way from black to the image
+    (negative biases), so its class scores are far from linear along IG's path."""
+    import keras
+
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((8, 8, 1))
+    conv = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv")
+    hidden = keras.layers.Dense(16, activation="relu")
+    out = keras.layers.Dense(3, activation="softmax")
+    model = keras.Model(inputs, out(hidden(keras.layers.Flatten()(conv(inputs)))))
+    rng = np.random.default_rng(8)
+    kernel, bias = conv.get_weights()
+    conv.set_weights([3 * kernel, -rng.uniform(0.2, 1.0, size=bias.shape).astype("float32")])
+    kernel, bias = hidden.get_weights()
+    hidden.set_weights([kernel, -rng.uniform(0.0, 0.5, size=bias.shape).astype("float32")])
+    kernel, bias = out.get_weights()
+    out.set_weights([10 * kernel, bias])
+    return model, rng.uniform(0, 1, (8, 8, 1)).astype("float32")
+
+
+@pytest.mark.parametrize("steps, tolerance", [(64, 0.05), (256, 0.01)])
+def test_integrated_gradients_is_complete(curved_model, steps, tolerance):
+    """Sum of attributions = score(x) - score(baseline), up to the error of the rule."""
+    model, img = curved_model
+    gaps = class_scores(model, img[None])[0] - class_scores(model, np.zeros_like(img)[None])[0]
+    for c in range(3):
+        ig = integrated_gradients(model, img, c, baseline=0.0, steps=steps)
+        assert ig.shape == (8, 8)
+        assert abs(ig.sum() - gaps[c]) <= tolerance * abs(gaps[c]), (c, ig.sum(), gaps[c])
+    c = int(np.abs(gaps).argmax())
+    assert abs(gaps[c]) > 1
+    # not a vacuous check: the path is curved, so one or two points are far off
+    for few in (1, 2):
+        assert abs(integrated_gradients(model, img, c, steps=few).sum() - gaps[c]) > 0.3 * abs(gaps[c])
+    # the batch size does not change the answer
+    np.testing.assert_allclose(integrated_gradients(model, img, c, steps=steps, batch_size=5),
+                               integrated_gradients(model, img, c, steps=steps), rtol=1e-4, atol=1e-6)
+
+
+def test_integrated_gradients_is_zero_where_the_image_equals_the_baseline(confident_models, centred_image):
+    separate, fused, logit_model = confident_models
+    c = int(np.asarray(separate(centred_image[None]))[0].argmax())
+    for model in confident_models:
+        ig = integrated_gradients(model, centred_image, c)
+        assert np.all(ig[centred_image[..., 0] == 0] == 0) and np.abs(ig).max() > 0
+    np.testing.assert_allclose(integrated_gradients(separate, centred_image, c),
+                               integrated_gradients(logit_model, centred_image, c), rtol=1e-4, atol=1e-7)
+
+
+def test_deletion_and_insertion_rank_the_true_contributions_above_a_random_order(linear_model):
+    model, weights, images = linear_model
+    n = len(images)
+    labels = np.zeros(n, dtype=int)
+    truth = weights[None] * images[..., 0]                          # W_i x_i: what the class score rests on
+    random = np.random.default_rng(6).random(truth.shape)
+    true_curves = deletion_insertion(model, images, truth, labels, steps=12)
+    random_curves = deletion_insertion(model, images, random, labels, steps=12)
+    scores = class_scores(model, images)[:, 0]
+    blank = class_scores(model, np.zeros_like(images[:1]))[0, 0]      # the bias: every pixel deleted
+    for curves in (true_curves, random_curves):
+        np.testing.assert_allclose(curves["fractions"], np.linspace(0, 1, 13))
+        assert curves["deletion"].shape == curves["insertion"].shape == (n, 13)
+        np.testing.assert_allclose(curves["deletion"][:, 0], scores, rtol=1e-5)
+        np.testing.assert_allclose(curves["deletion"][:, -1], blank, atol=1e-5)
+        np.testing.assert_allclose(curves["insertion"][:, 0], blank, atol=1e-5)
+        np.testing.assert_allclose(curves["insertion"][:, -1], scores, rtol=1e-5)
+    # deleting the largest contributions first is the fastest way down, for every image
+    assert np.all(true_curves["deletion_auc"] < random_curves["deletion_auc"])
+    assert np.all(true_curves["insertion_auc"] > random_curves["insertion_auc"])
+    assert np.all(true_curves["deletion"] <= random_curves["deletion"] + 1e-5)
+    # the area is the mean of the trapezoids over the fractions
+    c = true_curves["deletion"][0]
+    assert true_curves["deletion_auc"][0] == pytest.approx(np.trapezoid(c, np.linspace(0, 1, 13))
+                                                           if hasattr(np, "trapezoid") else np.trapz(c, np.linspace(0, 1, 13)))
+    # and Integrated Gradients, which is exact here, ranks like the truth
+    ig = np.stack([integrated_gradients(model, img, 0) for img in images])
+    ig_curves = deletion_insertion(model, images, ig, labels, steps=12)
+    np.testing.assert_allclose(ig_curves["deletion_auc"], true_curves["deletion_auc"], rtol=1e-4)
+
+
+def test_a_constant_map_deletes_in_random_order_and_a_seed_repeats_it(linear_model):
+    model, _, images = linear_model
+    labels = np.zeros(len(images), dtype=int)
+    flat = np.zeros(images.shape[:3])
+    a = deletion_insertion(model, images, flat, labels, steps=6, seed=1)
+    b = deletion_insertion(model, images, flat, labels, steps=6, seed=1)
+    c = deletion_insertion(model, images, flat, labels, steps=6, seed=2)
+    np.testing.assert_array_equal(a["deletion"], b["deletion"])
+    assert not np.allclose(a["deletion"], c["deletion"])
+    with pytest.raises(ValueError, match="one map"):
+        deletion_insertion(model, images, flat[:3], labels)
 
 
 def test_lime_runs_quietly_and_weights_map_to_superpixels(capsys, confident_models, centred_image):
