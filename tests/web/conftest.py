@@ -134,3 +134,58 @@ def _heading_problems(driver, page: str) -> list[str]:
 
 
 VAGUE_LINKS = {"here", "click here", "this", "link", "this link", "more", "read more", "click"}
+
+
+# Code blocks' contrast (WCAG 2.1 AA, 1.4.3: 4.5:1 for text): every syntax-highlighted
+# token of every code block (Pygments' and nbconvert's <div class="highlight"><pre>), its
+# computed colour against the background it is drawn on (the element's and its ancestors'
+# backgrounds composited, from a white canvas up). Counts every token, in any slide or
+# section, shown or not: the colours are computed all the same. With ``every_class``, a
+# token of each class that the page's style sheets colour (".highlight .kn") is added to
+# the first code block first, so that token kinds the page does not use are checked too.
+CONTRAST_JS = r"""
+const rgba = c => { const m = c.match(/[\d.]+/g).map(Number); return m.length === 3 ? [...m, 1] : m; };
+const over = (top, under) => { const a = top[3];
+  return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat([1]); };
+const background = el => { const layers = [];
+  for (let e = el; e; e = e.parentElement) layers.push(rgba(getComputedStyle(e).backgroundColor));
+  return layers.reverse().reduce((under, top) => over(top, under), [255, 255, 255, 1]); };
+const lum = c => { const [r, g, b] = c.slice(0, 3).map(v => { v /= 255;
+  return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+if (arguments[0]) {   // every token class the page's style sheets colour, on the first code block
+  const classes = new Set(), pre = document.querySelector('div.highlight pre');
+  const visit = rules => { for (const rule of rules) {
+    if (rule.cssRules) visit(rule.cssRules);
+    for (const m of (rule.selectorText || '').matchAll(/\.highlight\s+\.([\w-]+)/g)) classes.add(m[1]); } };
+  for (const sheet of document.styleSheets) { try { visit(sheet.cssRules); } catch (e) { } }
+  const probe = pre && pre.appendChild(document.createElement('span'));
+  for (const c of pre ? classes : []) {
+    const token = probe.appendChild(document.createElement('span'));
+    token.className = c; token.textContent = 'x';
+  }
+}
+const seen = {}; let tokens = 0;
+for (const span of document.querySelectorAll('div.highlight pre span, div.highlight pre')) {
+  if (!Array.from(span.childNodes).some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+  tokens += 1;
+  const bg = background(span), fg = over(rgba(getComputedStyle(span).color), bg);
+  const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+  const key = `${span.className || 'text'}: rgb(${fg.slice(0, 3).map(Math.round)}) on rgb(${bg.slice(0, 3).map(Math.round)})`;
+  seen[key] = Math.round((hi + 0.05) / (lo + 0.05) * 100) / 100;
+}
+return {tokens: tokens, pairs: seen};
+"""
+
+
+@pytest.fixture(scope="session")
+def code_contrast():
+    """A function ``code_contrast(driver, page)``: ``(tokens, pairs, failing)``, the number
+    of highlighted tokens on the page, every (token class, colour, background) with its
+    contrast ratio, and a line for each pair under 4.5:1."""
+    def run(driver, page: str, every_class: bool = True):
+        result = driver.execute_script(CONTRAST_JS, every_class)
+        failing = [f"{page}: {pair}: {ratio}:1" for pair, ratio in sorted(result["pairs"].items())
+                   if ratio < 4.5]
+        return result["tokens"], result["pairs"], failing
+    return run

@@ -463,3 +463,144 @@ def test_pages_workflow_installs_the_site_extra_and_publishes_dist_site():
     assert names <= set(install), f"pages.yml does not install {names - set(install)}"
     assert "-c constraints.txt" in " ".join(install)
     assert "python -m instructor.course site" in workflow and "path: dist/site" in workflow
+
+
+# ------------------------------------------------ math, code contrast, dark mode
+# Waits for MathJax (on pages with math: Sphinx loads it only there) and returns the count of
+# formulas in the page's source (MyST's .math elements), of those MathJax rendered, and of
+# those with their MathML beside them for screen readers (MathJax's assistive MathML).
+MATHJAX_JS = """
+const done = arguments[arguments.length - 1];
+const sources = document.querySelectorAll('.math').length;
+if (!sources) { done({sources: 0}); }
+else {
+  const wait = () => (window.MathJax && MathJax.startup && MathJax.startup.promise)
+    ? MathJax.startup.promise.then(() => done({sources: sources,
+        rendered: document.querySelectorAll('mjx-container').length,
+        assistive: document.querySelectorAll('mjx-container > mjx-assistive-mml > math').length}))
+    : setTimeout(wait, 50);
+  wait();
+}
+"""
+
+
+def _math_problems(browser, page: str) -> tuple[int, list[str]]:
+    math = browser.execute_async_script(MATHJAX_JS)
+    if not math["sources"]:
+        return 0, []
+    if math["rendered"] == math["assistive"] == math["sources"]:
+        return math["sources"], []
+    return math["sources"], [f"{page}: {math}: formulas without MathML for screen readers"]
+
+
+def test_every_formula_on_the_site_carries_mathml_for_screen_readers(built, served, browser):
+    formulas, problems = 0, []
+    for page in _site_pages(built):
+        visit(browser, served + page)
+        count, bad = _math_problems(browser, page)
+        formulas, problems = formulas + count, problems + bad
+    assert not problems, "\n".join(problems)
+    assert formulas > 0
+
+
+def test_the_math_check_sees_assistive_mathml_turned_off(served, browser):
+    """With assistive MathML off in MathJax's menu (the setting conf.py states), the check
+    finds the formulas without MathML."""
+    page = next(f"notebooks/{p.stem}.html" for p in LESSONS if "$" in p.read_text())
+    visit(browser, served + page)
+    browser.execute_script("localStorage.setItem('MathJax-Menu-Settings', '{\"assistiveMml\": false}')")
+    try:
+        visit(browser, served + page)
+        count, problems = _math_problems(browser, page)
+    finally:
+        browser.execute_script("localStorage.removeItem('MathJax-Menu-Settings')")
+    assert count > 0 and len(problems) == 1 and "'assistive': 0" in problems[0], problems
+
+
+def _set_mode(browser, url: str, mode: str) -> None:
+    """Open ``url`` in the theme's light or dark mode (its switch keeps the choice in
+    localStorage "mode", as a reader's click does)."""
+    visit(browser, url)
+    browser.execute_script("localStorage.setItem('mode', arguments[0])", mode)
+    visit(browser, url)
+    assert browser.execute_script("return document.documentElement.dataset.theme") == mode
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_every_code_token_has_4_5_contrast_on_its_block(served, browser, code_contrast, mode):
+    """Each lesson page's code blocks (Pygments' classes of the theme's light and dark
+    styles, plus a token of every class its style sheets colour), WCAG AA 4.5:1."""
+    failing, tokens = [], 0
+    try:
+        for path in LESSONS:
+            _set_mode(browser, f"{served}notebooks/{path.stem}.html", mode)
+            count, _, bad = code_contrast(browser, f"{path.stem} ({mode})")
+            failing, tokens = failing + bad, tokens + count
+    finally:
+        browser.execute_script("localStorage.removeItem('mode')")
+    assert not failing, "\n".join(failing)
+    assert tokens > 1000
+
+
+def test_the_contrast_check_sees_a_pale_comment(served, browser, code_contrast):
+    visit(browser, f"{served}notebooks/{LESSONS[0].stem}.html")
+    browser.execute_script("document.head.appendChild(document.createElement('style')).textContent ="
+                           " '.highlight .c1 { color: #999 !important; }'")
+    _, pairs, failing = code_contrast(browser, "lesson 01 + pale comments")
+    assert len(failing) == 1 and failing[0].startswith("lesson 01 + pale comments: c1: rgb(153,153,153)"), failing
+
+
+# Each lesson figure's box in dark mode: its computed background (opaque and light: relative
+# luminance at least 0.9) and filter (none: the theme would dim it).
+DARK_FIGURES_JS = """
+const lum = c => { const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(v => { v /= 255;
+  return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+return Array.from(document.querySelectorAll('.cell_output img')).map(img => {
+  const s = getComputedStyle(img), parts = s.backgroundColor.match(/[\\d.]+/g).map(Number);
+  return {src: img.src.slice(-20), background: s.backgroundColor, filter: s.filter,
+          opaque: parts.length === 3 || parts[3] === 1, luminance: lum(s.backgroundColor)}; });
+"""
+
+
+def _dark_figure_problems(browser, page: str) -> tuple[int, list[str]]:
+    figures_ = browser.execute_script(DARK_FIGURES_JS)
+    return len(figures_), [f"{page}: figure …{f['src']}: background {f['background']}, filter {f['filter']}"
+                           for f in figures_ if not f["opaque"] or f["luminance"] < 0.9 or f["filter"] != "none"]
+
+
+def test_figures_stay_readable_in_dark_mode(served, browser):
+    """Every lesson's figures in dark mode sit on an opaque light background, undimmed;
+    screenshots of lesson 01's first figure in both modes (build/site-shots/)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems, count = [], 0
+    try:
+        for path in LESSONS:
+            _set_mode(browser, f"{served}notebooks/{path.stem}.html", "dark")
+            n, bad = _dark_figure_problems(browser, path.stem)
+            problems, count = problems + bad, count + n
+            if path == LESSONS[0]:
+                browser.execute_script("document.querySelector('.cell_output img').scrollIntoView()")
+                time.sleep(0.5)
+                browser.save_screenshot(str(SHOTS / "lesson-figure-dark.png"))
+                _set_mode(browser, f"{served}notebooks/{path.stem}.html", "light")
+                browser.execute_script("document.querySelector('.cell_output img').scrollIntoView()")
+                time.sleep(0.5)
+                browser.save_screenshot(str(SHOTS / "lesson-figure-light.png"))
+    finally:
+        browser.execute_script("localStorage.removeItem('mode')")
+    assert not problems, "\n".join(problems)
+    assert count >= sum(_images(nbformat.read(p, as_version=4)) for p in LESSONS)
+
+
+def test_the_dark_mode_check_sees_the_theme_s_dimmed_figures(served, browser):
+    """Without course.css, the theme's dark mode dims each figure on grey-blue: reported."""
+    page = f"{served}notebooks/{LESSONS[0].stem}.html"
+    try:
+        _set_mode(browser, page, "dark")
+        browser.execute_script("document.querySelector('link[href*=\"course.css\"]').disabled = true")
+        count, problems = _dark_figure_problems(browser, LESSONS[0].stem)
+    finally:
+        browser.execute_script("localStorage.removeItem('mode')")
+    assert count > 0 and len(problems) == count, problems
+    assert "filter brightness(0.8)" in problems[0], problems
