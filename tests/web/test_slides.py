@@ -608,3 +608,13 @@ def test_the_math_check_sees_formulas_without_mathml(decks, browser, tmp_path, m
     _open_deck(browser, slides.build_deck(source, tmp_path))
     math = browser.execute_script(MATH_JS)
     assert math["count"] == 2 and len(math["without"]) == 2, math
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem[:2])
+def test_every_code_token_of_a_deck_has_4_5_contrast(decks, browser, lesson, code_contrast):
+    """The decks' syntax colours (nbconvert's, darkened in style.css) on the code cells'
+    background, every token of every slide and a token of each coloured class (the helper
+    in conftest.py; test_site.py shows it failing on pale comments)."""
+    _open_deck(browser, decks[lesson.stem])
+    tokens, _, failing = code_contrast(browser, lesson.stem)
+    assert tokens > 0 and not failing, "\n".join(failing)
