@@ -269,3 +269,27 @@ def test_hidden_tests_are_probes(path):
             "tag hidden cells `nbval-skip` (nbval) and `skip-execution` (nbclient, make execute)"
         if len(grading.CHECK_MARKER.split(cell.source, maxsplit=1)) > 1:
             ast.parse(grading.CHECK_MARKER.split(cell.source, maxsplit=1)[1])
+
+
+def test_readme_lesson_table_names_every_exercise():
+    """The README's lesson table lists each lesson's exercises by name, in that lesson's row:
+    a question added, renamed or removed in a lesson fails here until the table says so."""
+    import re
+
+    from instructor.repo import lesson_notebooks, repo_root
+
+    readme = (repo_root() / "README.md").read_text()
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in readme.splitlines()
+            if re.match(r"\| \d\d \| \[", line)}
+    checked = 0
+    for path in lesson_notebooks(repo_root()):
+        source_nb = nbformat.read(path, as_version=4)
+        if not assignment.is_assignment(source_nb):
+            continue
+        row = rows.get(path.name[:2])
+        assert row is not None, f"no row for {path.name} in the README's lesson table"
+        for q in assignment.questions_of(source_nb):
+            assert f"`{q.name}`" in row.split("**Exercises:**")[-1], \
+                f"{path.name}: {q.name} is not in its row of the README's lesson table"
+            checked += 1
+    assert checked >= 20
