@@ -125,9 +125,12 @@ site: $(STAMP)
 
 # Lecture slides from the lessons' stored outputs (reveal.js and KaTeX from npm, pinned,
 # copied beside the decks so they work offline), and each lesson with computed slide
-# metadata into notebooks/live/, to present live with RISE in `make lab`.
+# metadata into notebooks/live/, to present live with RISE in `make lab`. Then one PDF
+# handout per deck, printed by headless Chromium (without Chromium: a warning, no PDFs;
+# PDF_ARGS=--require makes that an error, as CI=true does).
 slides: $(STAMP)
 	$(VENV)/bin/course slides --live notebooks/live
+	$(PY) -m instructor.slides pdf dist/slides $(PDF_ARGS)
 
 execute: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make execute NB=notebooks/NN_name.ipynb [COURSE_SIZE=fast]"; exit 1; }

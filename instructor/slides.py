@@ -28,16 +28,30 @@ jQuery, RequireJS or Mermaid. Both are npm packages pinned by version and sha512
 (:data:`instructor.npm.VENDORED`), fetched once with ``npm pack`` into a cache
 (:mod:`instructor.npm`) and unpacked into the output folder, so the decks work offline.
 Figures are the notebooks' embedded PNGs, so each deck is one HTML file plus ``_static/``.
+
+PDF handouts (:func:`write_pdfs`, ``python -m instructor.slides pdf dist/slides``, which
+``make slides`` runs after ``course slides``): each deck printed by headless Chromium in
+reveal.js's print layout (``?print-pdf``), one page per slide and sub-slide, beside the
+deck (``01_convolution_basics.pdf``), linked from ``index.html``. Without Chromium the
+decks are still written and the PDFs are skipped with a warning (exit status 1 with
+``--require`` or under CI=true).
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import copy
 import html
+import os
 import re
+import shutil
 import string
 import struct
+import subprocess
+import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -443,3 +457,185 @@ def build_all(sources: list[Path], out: Path, solutions: bool = False,
         "section), <kbd>S</kbd> opens the speaker view, <kbd>F</kbd> full screen.</p>\n"
         "</body></html>\n", encoding="utf-8")
     return decks
+
+
+# ------------------------------------------------------------ PDF handouts
+PDF_TIMEOUT = 300        # seconds one step of printing a deck may take
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+NO_CHROMIUM = ("no PDF handouts: headless Chromium prints them and none was found on PATH "
+               f"({', '.join(CHROMIUM_NAMES)}; Debian/Ubuntu: apt install chromium); the HTML "
+               "decks are written all the same")
+_PAGE_RE = re.compile(rb"/Type\s*/Page\b(?!s)")
+
+
+def find_chromium() -> str | None:
+    """The first Chromium or Chrome on PATH, or None."""
+    return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
+
+
+def pdf_page_count(path: Path) -> int:
+    """The number of pages of a PDF that Chromium wrote (its page objects, which Chromium
+    writes uncompressed)."""
+    return len(_PAGE_RE.findall(path.read_bytes()))
+
+
+# Waits until reveal.js has laid out every slide for printing (its .pdf-page elements; right
+# after loading it has once answered ready with no slides yet), fonts and images included.
+PRINT_READY_JS = """new Promise(resolve => { const check = () =>
+  (window.Reveal && Reveal.isReady() && Reveal.getSlides().length && document.querySelector('.pdf-page'))
+    ? document.fonts.ready.then(() => Promise.all(Array.from(document.images, i => i.decode().catch(() => 0))))
+        .then(() => resolve(document.querySelectorAll('.pdf-page').length))
+    : setTimeout(check, 100); check(); })"""
+
+
+class _Chromium:
+    """Headless Chromium driven through its DevTools protocol on a pipe
+    (``--remote-debugging-pipe``: commands on its fd 3, answers on its fd 4, each JSON
+    message ended by a NUL byte), so that a deck is printed only once reveal.js has laid
+    it out (Chromium's own --print-to-pdf may print before that)."""
+
+    def __init__(self, chromium: str, profile: str):
+        import fcntl
+
+        to_child, self._to_chrome = os.pipe()
+        self._from_chrome, from_child = os.pipe()
+        # Out of the way of 3 and 4, where the child wants them.
+        to_child, from_child = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (to_child, from_child))
+
+        def child_fds():
+            os.dup2(to_child, 3)        # dup2 leaves the copies inheritable
+            os.dup2(from_child, 4)
+
+        command = [chromium, "--headless", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                   "--disable-background-networking", "--remote-debugging-pipe",
+                   f"--user-data-dir={profile}", "about:blank"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.insert(1, "--no-sandbox")     # Chromium refuses root without it (containers)
+        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, close_fds=False,
+                                         preexec_fn=child_fds)
+        for fd in (to_child, from_child):
+            os.close(fd)
+        self._next, self._buffer = 0, b""
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None,
+             timeout: float = PDF_TIMEOUT) -> dict:
+        """Send one command and return its result (events on the way are ignored)."""
+        import json
+        import select
+
+        self._next += 1
+        message = {"id": self._next, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\0" in self._buffer:
+                raw, self._buffer = self._buffer.split(b"\0", 1)
+                answer = json.loads(raw)
+                if answer.get("id") == self._next:
+                    if "error" in answer:
+                        raise RuntimeError(f"Chromium: {method}: {answer['error']}")
+                    return answer["result"]
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._from_chrome], [], [], left)[0]:
+                raise RuntimeError(f"Chromium: no answer to {method} in {timeout:.0f} s")
+            chunk = os.read(self._from_chrome, 1 << 20)
+            if not chunk:
+                raise RuntimeError(f"Chromium exited ({self._process.poll()}) during {method}")
+            self._buffer += chunk
+
+    def print_pdf(self, deck: Path, pdf: Path) -> int:
+        """Print ``deck`` in reveal.js's print layout to ``pdf``; return the slides laid out."""
+        import base64 as b64
+
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        try:
+            self.send("Page.navigate", {"url": deck.resolve().as_uri() + "?print-pdf"}, session)
+            laid_out = self.send("Runtime.evaluate", {"expression": PRINT_READY_JS, "awaitPromise": True,
+                                                      "returnByValue": True}, session)["result"]["value"]
+            data = self.send("Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True,
+                                                 "displayHeaderFooter": False,
+                                                 "generateTaggedPDF": True}, session)["data"]
+            pdf.write_bytes(b64.b64decode(data))
+        finally:
+            self.send("Target.closeTarget", {"targetId": target})
+        return laid_out
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close", timeout=10)
+        except RuntimeError:
+            pass
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        os.close(self._to_chrome)
+        os.close(self._from_chrome)
+
+
+def write_pdfs(decks: list[Path], chromium: str | None = None) -> list[Path]:
+    """One PDF handout per deck, beside it (``<deck>.pdf``): reveal.js's print layout printed
+    by headless Chromium, one page per slide (sub-slides included), each page the slide's
+    size; and each linked from the decks' ``index.html`` when there is one. Raises
+    RuntimeError without Chromium."""
+    chromium = chromium or find_chromium()
+    if chromium is None:
+        raise RuntimeError(NO_CHROMIUM)
+    pdfs = []
+    with tempfile.TemporaryDirectory() as profile:
+        browser = _Chromium(chromium, profile)
+        try:
+            for deck in decks:
+                pdf = deck.with_suffix(".pdf")
+                pdf.unlink(missing_ok=True)
+                browser.print_pdf(deck, pdf)
+                pdfs.append(pdf)
+        finally:
+            browser.close()
+    for folder in {deck.parent for deck in decks}:
+        index = folder / "index.html"
+        if index.exists():
+            text = index.read_text(encoding="utf-8")
+            for pdf in pdfs:
+                link = f'<a href="{html.escape(pdf.name)}">PDF handout</a>'
+                if pdf.parent == folder and link not in text:
+                    text = re.sub(rf'(<li><a href="{re.escape(html.escape(pdf.stem))}\.html">.*?</a>)',
+                                  lambda m: f"{m.group(1)} ({link})", text)
+            index.write_text(text, encoding="utf-8")
+    return pdfs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m instructor.slides pdf [FOLDER] [--require]``: PDF handouts of the decks
+    that ``course slides`` wrote into FOLDER (default dist/slides)."""
+    parser = argparse.ArgumentParser(prog="python -m instructor.slides",
+                                     description="PDF handouts of the decks built by course slides")
+    sub = parser.add_subparsers(dest="command", required=True)
+    pdf = sub.add_parser("pdf", help="print every deck of FOLDER to a PDF beside it")
+    pdf.add_argument("folder", nargs="?", type=Path, default=Path("dist/slides"))
+    pdf.add_argument("--require", action="store_true",
+                     help="without Chromium, fail (exit status 1) instead of warning")
+    args = parser.parse_args(argv)
+    decks = sorted(p for p in args.folder.glob("*.html") if p.name != "index.html")
+    if not decks:
+        print(f"course slides: no decks in {args.folder} (run course slides first)", file=sys.stderr)
+        return 1
+    chromium = find_chromium()
+    if chromium is None:
+        required = args.require or os.environ.get("CI") == "true"
+        print(f"course slides: {'error' if required else 'warning'}: {NO_CHROMIUM}", file=sys.stderr)
+        return 1 if required else 0
+    start = time.perf_counter()
+    for path in write_pdfs(decks, chromium):
+        print(f"course slides: {path} ({pdf_page_count(path)} pages)")
+    print(f"course slides: {len(decks)} PDF handout(s) in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

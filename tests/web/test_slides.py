@@ -502,7 +502,7 @@ FOCUS_JS = """
 const e = document.activeElement, s = getComputedStyle(e), slide = e.closest('.slides section');
 const opaque = c => !/rgba\\(.*,\\s*0\\)$/.test(c) && c !== 'transparent';
 return {tag: e.tagName, at: Array.prototype.indexOf.call(document.getElementsByTagName('*'), e),
-        what: (e.getAttribute('aria-label') || e.innerText || e.className || '').trim().slice(0, 40),
+        what: Array.from((e.getAttribute('aria-label') || e.innerText || e.className || '').trim()).slice(0, 40).join(''),
         where: !slide ? (e === document.body ? 'body' : 'outside') :
                (slide.classList.contains('present') && !slide.closest('[aria-hidden="true"]') ? 'shown' : 'hidden'),
         visible: (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0 && opaque(s.outlineColor))
@@ -579,7 +579,7 @@ const formulas = Array.from(document.querySelectorAll('.katex'));
 return {count: formulas.length, errors: document.querySelectorAll('.katex-error').length,
         without: formulas.filter(f => !f.querySelector(':scope > .katex-mathml > math annotation[encoding="application/x-tex"]')
                                       || !f.querySelector(':scope > .katex-html[aria-hidden="true"]'))
-                         .map(f => f.textContent.slice(0, 40))};
+                         .map(f => Array.from(f.textContent).slice(0, 40).join(''))};
 """
 
 
@@ -618,3 +618,89 @@ def test_every_code_token_of_a_deck_has_4_5_contrast(decks, browser, lesson, cod
     _open_deck(browser, decks[lesson.stem])
     tokens, _, failing = code_contrast(browser, lesson.stem)
     assert tokens > 0 and not failing, "\n".join(failing)
+
+
+# ------------------------------------------------------------------ PDF handouts
+@pytest.fixture(scope="module")
+def handouts(decks, browser):
+    """Every deck's PDF handout (slides.write_pdfs: headless Chromium, as make slides runs it).
+    Needs the browser fixture's Chromium: skipped without it, except under CI=true."""
+    start = time.perf_counter()
+    pdfs = slides.write_pdfs(list(decks.values()))
+    print(f"\nprinted {len(pdfs)} PDF handouts in {time.perf_counter() - start:.1f} s")
+    return {path.stem: path for path in pdfs}
+
+
+# The print layout (?print-pdf): reveal.js puts each slide on its own .pdf-page, and a slide
+# taller than the page on as many pages as it needs. Each page's size and its slide's content.
+PRINT_LAYOUT_JS = """
+return {slides: Reveal.getTotalSlides(),
+        pages: Array.from(document.querySelectorAll('.pdf-page'), page => {
+          const slide = page.querySelector(':scope > section');
+          return {page: [page.offsetWidth, page.offsetHeight],
+                  content: slide ? [slide.scrollWidth, slide.scrollHeight] : [0, 0],
+                  text: slide ? Array.from(slide.innerText.trim()).slice(0, 40).join('') : ''}; })};
+"""
+_MEDIA_BOX = re.compile(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]")
+
+
+def _handout_problems(browser, deck: Path, pdf: Path) -> list[str]:
+    """What is wrong with a deck's handout: a page count that is not the deck's count of
+    slides and sub-slides (from its HTML), pages of different sizes, a slide whose content
+    is larger than the slide (printed over more than one page, cut in between)."""
+    expected = sum(len(slide) for slide in _parse(deck).leaves())
+    problems = []
+    pages = slides.pdf_page_count(pdf)
+    if pages != expected:
+        problems.append(f"{pdf.name}: {pages} pages for {expected} slides")
+    boxes = set(_MEDIA_BOX.findall(pdf.read_bytes()))
+    if len(boxes) != 1:
+        problems.append(f"{pdf.name}: pages of {len(boxes)} sizes: {sorted(boxes)[:3]}")
+    browser.get(deck.as_uri() + "?print-pdf")
+    browser.execute_async_script(READY_JS)
+    layout = browser.execute_script(PRINT_LAYOUT_JS)
+    if not len(layout["pages"]) == layout["slides"] == expected:
+        problems.append(f"{deck.name}: print layout of {len(layout['pages'])} pages, "
+                        f"{layout['slides']} slides, {expected} in the HTML")
+    problems += [f"{deck.name}: slide {p['text']!r}: content {p['content']} on a {slides.WIDTH}x{slides.HEIGHT} slide"
+                 for p in layout["pages"] if p["content"][0] > slides.WIDTH or p["content"][1] > slides.HEIGHT]
+    return problems
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem[:2])
+def test_pdf_handout_has_one_page_per_slide_and_no_slide_cut(decks, handouts, browser, lesson):
+    assert _handout_problems(browser, decks[lesson.stem], handouts[lesson.stem]) == []
+
+
+def test_the_handout_check_sees_a_slide_printed_over_two_pages(decks, handouts, browser, tmp_path, monkeypatch):
+    """With the height budget lifted, a long section is one slide taller than 720 pixels:
+    Chromium prints it over three pages, and both the page count and the layout say so."""
+    monkeypatch.setattr(slides, "HEIGHT_BUDGET", 10**6)
+    nb = _assignment()
+    nb.cells[2].source += "".join(f"\n\nParagraph {i} of a section too long for one slide." for i in range(30))
+    source = tmp_path / "99_overflow.ipynb"
+    nbformat.write(nb, source)
+    shutil.copytree(next(iter(decks.values())).parent / "_static", tmp_path / "_static")
+    deck = slides.build_deck(source, tmp_path)
+    problems = _handout_problems(browser, deck, slides.write_pdfs([deck])[0])
+    assert len(problems) == 2, problems
+    assert "pages for 4 slides" in problems[0] and "Paragraph 0" in problems[1], problems
+
+
+def test_index_links_each_pdf_handout(decks, handouts):
+    index = (next(iter(decks.values())).parent / "index.html").read_text()
+    assert all(f'<a href="{name}.pdf">PDF handout</a>' in index for name in decks)
+
+
+def test_pdf_step_without_chromium_warns_or_fails_under_require(decks, monkeypatch, capsys):
+    """make slides without Chromium: the decks are kept, the PDFs skipped with a warning
+    (exit 0); with --require or under CI=true, an error (exit 1)."""
+    monkeypatch.setattr(slides, "find_chromium", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    folder = str(next(iter(decks.values())).parent)
+    assert slides.main(["pdf", folder]) == 0
+    assert "warning: no PDF handouts" in capsys.readouterr().err
+    assert slides.main(["pdf", folder, "--require"]) == 1
+    monkeypatch.setenv("CI", "true")
+    assert slides.main(["pdf", folder]) == 1
+    assert "error: no PDF handouts" in capsys.readouterr().err
