@@ -43,8 +43,10 @@ import argparse
 import base64
 import copy
 import html
+import json
 import os
 import re
+import select
 import shutil
 import string
 import struct
@@ -521,9 +523,6 @@ class _Chromium:
     def send(self, method: str, params: dict | None = None, session: str | None = None,
              timeout: float = PDF_TIMEOUT) -> dict:
         """Send one command and return its result (events on the way are ignored)."""
-        import json
-        import select
-
         self._next += 1
         message = {"id": self._next, "method": method, "params": params or {}}
         if session:
@@ -548,8 +547,6 @@ class _Chromium:
 
     def print_pdf(self, deck: Path, pdf: Path) -> int:
         """Print ``deck`` in reveal.js's print layout to ``pdf``; return the slides laid out."""
-        import base64 as b64
-
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         try:
@@ -559,7 +556,7 @@ class _Chromium:
             data = self.send("Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True,
                                                  "displayHeaderFooter": False,
                                                  "generateTaggedPDF": True}, session)["data"]
-            pdf.write_bytes(b64.b64decode(data))
+            pdf.write_bytes(base64.b64decode(data))
         finally:
             self.send("Target.closeTarget", {"targetId": target})
         return laid_out

@@ -7,6 +7,12 @@ Chromium (Debian's ``chromium`` and ``chromium-driver``, through selenium) that 
 slide of every deck at 1280x720 and requires that no slide's content is taller or wider than
 the slide. Without Chromium the browser check is skipped, except under CI=true, where it fails.
 Set SLIDES_SCREENSHOTS=DIR to keep the screenshots it takes.
+
+Accessibility (README, "Accessibility"): the axe-core audit and heading checks of every
+deck; the keyboard (arrow keys and Space move between slides, Tab reaches the controls
+with a visible focus and never a slide not shown); every formula's MathML; every syntax
+token's contrast; and the PDF handouts (one page per slide, none cut). Each of these
+checks has a test showing that it fails on a deck made to fail it.
 """
 
 from __future__ import annotations
