@@ -558,6 +558,20 @@ def test_tab_reaches_the_controls_with_a_visible_focus_and_never_a_hidden_slide(
     assert browser.execute_script("return Reveal.getIndices().h") == 2
 
 
+def test_a_slide_of_the_overview_can_be_clicked(decks, browser):
+    """Esc shows every slide; a click on one goes there (the slides not shown are inert
+    only outside the overview: inert slides would not take the click)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    _open_deck(browser, decks[LESSONS[0].stem], 1, 0)
+    ActionChains(browser).send_keys(Keys.ESCAPE).perform()
+    assert browser.execute_script("return Reveal.isOverview()")
+    browser.find_elements(By.CSS_SELECTOR, ".reveal .slides > section")[3].click()
+    assert browser.execute_script("return [Reveal.isOverview(), Reveal.getIndices().h]") == [False, 3]
+
+
 def _without(text: str, start: str, end: str) -> str:
     """``text`` without the part from ``start`` up to and including ``end``."""
     i = text.index(start)
