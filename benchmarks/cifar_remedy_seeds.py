@@ -67,7 +67,7 @@ def run(seed: int, cells) -> dict:
         scope["plt"].close("all")
     frame = scope["results"].frame().set_index("model")
     return {name: {"validation": float(row["validation accuracy"]), "test": float(row["test accuracy"]),
-                   "best epoch": int(row["best epoch"]), "epochs": int(row["epochs"])}
+                   "kept epoch": int(row["kept epoch"]), "epochs": int(row["epochs"])}
             for name, row in frame.iterrows()}
 
 
@@ -93,7 +93,7 @@ def main(argv=None) -> None:
         print(f"seed {seed}: {time.perf_counter() - start:.0f} s")
         for name, r in per_seed[seed].items():
             print(f"  {name:>26}: validation {r['validation']:.3f}  test {r['test']:.3f}  "
-                  f"(epoch {r['best epoch']} of {r['epochs']})")
+                  f"(epoch {r['kept epoch']} of {r['epochs']})")
     names = list(per_seed[args.seeds[0]])
     summary = {}
     print(f"\nover seeds {args.seeds}: mean ± standard deviation")

@@ -109,6 +109,27 @@ LESSON_SHORTCUTS = {
         "    return (tape.gradient(loss, x_tf).numpy()[0, :, :, 0],\n"
         "            tape.gradient(loss, k_tf).numpy()[:, :, 0, 0])",
     ]},
+    "03": {
+        "q1_early_stopping": [   # the lesson's own callback, fed the losses as model.fit would
+            "from utils.training import EarlyStoppingAfter\n\n"
+            "def early_stopping(val_losses, patience, min_epochs=0):\n"
+            "    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])\n"
+            "    stop = EarlyStoppingAfter(min_epochs, monitor='val_loss', patience=patience, restore_best_weights=True)\n"
+            "    stop.set_model(model)\n    stop.on_train_begin()\n    model.stop_training = False\n"
+            "    for epoch, loss in enumerate(val_losses):\n"
+            "        stop.on_epoch_end(epoch, {'val_loss': loss})\n"
+            "        if model.stop_training:\n            break\n"
+            "    return epoch + 1, stop.best_epoch + 1",
+        ],
+        "q2_choose_model": [   # section 4's paired standard error, from the course's helpers
+            "from utils.training import paired_difference\n\n"
+            "def choose_model(val_correct, baseline, min_z):\n"
+            "    acc = {k: float(np.mean(v)) for k, v in val_correct.items()}\n"
+            "    best = max(acc, key=acc.get)\n"
+            "    diff, se = paired_difference(val_correct[best], val_correct[baseline])\n"
+            "    return best if diff > min_z * se else baseline",
+        ],
+    },
     "06": {
         "q1_box_iou": [   # the lesson imports iou from utils.localization
             "def box_iou(a, b):\n    return float(iou(np.array(a, float), np.array(b, float)))",
@@ -141,6 +162,37 @@ PROBE_SHORTCUTS = {
             "            out[i, j] = np.tensordot(window, kernels, axes=3)\n"
             "    return out",
         ]}},
+    "03": {
+        "q1_early_stopping": {
+            "needs": ("import numpy as np", []),
+            "shortcuts": [
+                # the epoch of lowest loss over the whole curve, as if training never stopped
+                "def early_stopping(val_losses, patience, min_epochs=0):\n"
+                "    return len(val_losses), int(np.argmin(val_losses)) + 1",
+                # patience without the minimum: Keras's plain EarlyStopping
+                "def early_stopping(val_losses, patience, min_epochs=0):\n"
+                "    best, kept = float('inf'), 0\n"
+                "    for epoch, loss in enumerate(val_losses, start=1):\n"
+                "        if loss < best:\n            best, kept = loss, epoch\n"
+                "        elif epoch - kept >= patience:\n            return epoch, kept\n"
+                "    return len(val_losses), kept",
+            ]},
+        "q2_choose_model": {
+            "needs": ("import numpy as np", []),
+            "shortcuts": [
+                # the highest validation accuracy, without the noise
+                "def choose_model(val_correct, baseline, min_z):\n"
+                "    acc = {k: float(np.mean(v)) for k, v in val_correct.items()}\n"
+                "    return max(acc, key=acc.get)",
+                # the noise of two independent accuracies instead of the paired difference
+                "def choose_model(val_correct, baseline, min_z):\n"
+                "    acc = {k: float(np.mean(v)) for k, v in val_correct.items()}\n"
+                "    best = max(acc, key=acc.get)\n"
+                "    n = len(val_correct[best])\n"
+                "    se = np.sqrt(acc[best] * (1 - acc[best]) / n + acc[baseline] * (1 - acc[baseline]) / n)\n"
+                "    return best if acc[best] - acc[baseline] > min_z * se else baseline",
+            ]},
+    },
     "09": {"q2_texture_synthesis": {
         "needs": ("import numpy as np\nimport tensorflow as tf\nfrom scipy.optimize import fmin_l_bfgs_b",
                   ["gram_matrix", "style_layer_loss"]),
@@ -273,7 +325,7 @@ def test_each_lesson_shortcut_breaks_its_rule(lesson, question, shortcut):
 
 
 # 09: the reference synthesizes six textures per seed (4 s on an idle 2-core CPU, a minute loaded).
-PROBE_SEEDS = {"01": range(20), "09": range(1)}
+PROBE_SEEDS = {"01": range(20), "03": range(20), "09": range(1)}
 
 
 @pytest.mark.parametrize("lesson, question, k", [
