@@ -40,24 +40,11 @@ LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "02_mnist_cnn.ipynb
 def lesson_blocks(names=("conv_bn_relu", "conv_relu")) -> dict:
     """The lesson's own building blocks, read from its code cells (not copied here, so the
     recipes timed are the lesson's): each function of ``names``, defined as the lesson does."""
-    import ast
-
     import nbformat
 
-    found = {}
-    for cell in nbformat.read(LESSON, as_version=4).cells:
-        if cell.cell_type != "code":
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name in names:
-                found[node.name] = ast.get_source_segment(cell.source, node)
-    missing = set(names) - set(found)
-    if missing:
-        raise LookupError(f"{LESSON.name} defines no {sorted(missing)}")
+    from instructor.assignment import function_sources
+
+    found = function_sources(nbformat.read(LESSON, as_version=4), names)
     scope = {"layers": layers, "keras": keras}
     exec("\n\n".join(found[n] for n in names), scope)
     return {n: scope[n] for n in names}

@@ -374,6 +374,27 @@ _BEGIN_SOLUTION = re.compile(r"(\s*)# BEGIN SOLUTION( NO PROMPT)?")
 _SKIPPED_SUFFIXES = ("# SOLUTION NO PROMPT", "# BEGIN PROMPT", "# END PROMPT", "# SEED")
 
 
+def function_sources(nb, names) -> dict[str, str]:
+    """The source of each top-level function in ``names`` that the notebook's code cells
+    define (the last definition wins), for tools that run a lesson's own code (benchmarks, the
+    shortcut suite). Raises ``LookupError`` naming the ones it does not define."""
+    found = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name in names:
+                found[node.name] = ast.get_source_segment(cell.source, node)
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise LookupError(f"the notebook defines no {missing}")
+    return {n: found[n] for n in names}
+
+
 def strip_solution_code(source: str) -> str:
     """A solution cell's code as the student version shows it (otter-grader's rules).
 

@@ -388,3 +388,15 @@ def test_the_grader_reads_a_broken_rule_from_the_submitted_cells():
     assert grading.rule_breaks(qs, sub) == {}
     reference, _ = assignment.solution_notebook(nbformat.read(SOURCE, as_version=4), public_tests=True)
     assert grading.rule_breaks(qs, reference) == {}
+
+
+def test_function_sources_reads_the_last_definition_and_names_what_is_missing():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("def f(x):\n    return 1\n\nx = 2"),
+        nbformat.v4.new_markdown_cell("def f(x): not code"),
+        nbformat.v4.new_code_cell("%%time\nnot python"),
+        nbformat.v4.new_code_cell("def f(x):\n    return 2\n\n\ndef g():\n    pass")])
+    assert assignment.function_sources(nb, ["g", "f"]) == {"g": "def g():\n    pass",
+                                                           "f": "def f(x):\n    return 2"}
+    with pytest.raises(LookupError, match=r"\['h'\]"):
+        assignment.function_sources(nb, ["f", "h"])

@@ -223,21 +223,7 @@ PROBE_SHORTCUTS = {
 
 def _lesson_functions(source_nb, names):
     """The source of the lesson's top-level functions ``names``, from its code cells."""
-    import ast
-
-    found = {}
-    for cell in source_nb.cells:
-        if cell.cell_type != "code":
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name in names:
-                found[node.name] = ast.get_source_segment(cell.source, node)
-    assert set(found) == set(names), (names, sorted(found))
-    return "\n\n".join(found[n] for n in names)
+    return "\n\n".join(assignment.function_sources(source_nb, names).values())
 
 
 _REFERENCE_ANSWERS = {}

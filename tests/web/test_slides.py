@@ -416,16 +416,22 @@ def test_no_slide_overflows_in_chromium(decks, browser, lesson, tmp_path):
         browser.save_screenshot(str(shots / f"{lesson.stem[:2]}-slide-{h}-{v}.png"))
 
 
-def test_the_browser_check_sees_an_overflowing_slide(decks, browser, tmp_path, monkeypatch):
-    """The walk above can fail: with the height budget lifted, a long section is one slide
-    taller than 720 pixels, and the walk reports it."""
+def _overflowing_deck(decks, tmp_path, monkeypatch):
+    """A deck whose second slide is a section too long for one slide: the height budget that
+    would split it lifted, 30 paragraphs added; built in tmp_path beside the decks' assets."""
     monkeypatch.setattr(slides, "HEIGHT_BUDGET", 10**6)
     nb = _assignment()
     nb.cells[2].source += "".join(f"\n\nParagraph {i} of a section too long for one slide." for i in range(30))
     source = tmp_path / "99_overflow.ipynb"
     nbformat.write(nb, source)
     shutil.copytree(next(iter(decks.values())).parent / "_static", tmp_path / "_static")
-    browser.get(slides.build_deck(source, tmp_path).as_uri())
+    return slides.build_deck(source, tmp_path)
+
+
+def test_the_browser_check_sees_an_overflowing_slide(decks, browser, tmp_path, monkeypatch):
+    """The walk above can fail: with the height budget lifted, a long section is one slide
+    taller than 720 pixels, and the walk reports it."""
+    browser.get(_overflowing_deck(decks, tmp_path, monkeypatch).as_uri())
     heights = {(s["h"], s["v"]): s["height"] for s in browser.execute_async_script(WALK)["slides"]}
     assert heights[(1, 0)] > slides.HEIGHT and max(h for k, h in heights.items() if k != (1, 0)) <= slides.HEIGHT
 
@@ -695,13 +701,7 @@ def test_pdf_handout_has_one_page_per_slide_and_no_slide_cut(decks, handouts, br
 def test_the_handout_check_sees_a_slide_printed_over_two_pages(decks, handouts, browser, tmp_path, monkeypatch):
     """With the height budget lifted, a long section is one slide taller than 720 pixels:
     Chromium prints it over three pages, and both the page count and the layout say so."""
-    monkeypatch.setattr(slides, "HEIGHT_BUDGET", 10**6)
-    nb = _assignment()
-    nb.cells[2].source += "".join(f"\n\nParagraph {i} of a section too long for one slide." for i in range(30))
-    source = tmp_path / "99_overflow.ipynb"
-    nbformat.write(nb, source)
-    shutil.copytree(next(iter(decks.values())).parent / "_static", tmp_path / "_static")
-    deck = slides.build_deck(source, tmp_path)
+    deck = _overflowing_deck(decks, tmp_path, monkeypatch)
     problems = _handout_problems(browser, deck, slides.write_pdfs([deck])[0])
     assert len(problems) == 2, problems
     assert "pages for 4 slides" in problems[0] and "Paragraph 0" in problems[1], problems
