@@ -91,18 +91,24 @@ def _inputs(model):
     return model.inputs[0] if len(model.inputs) == 1 else model.inputs     # a tensor in, not a list
 
 
-def _scorer(model, target: str = "logit", batch_size: int = 1024):
-    """A function from a batch of images to their class scores (N, K), NumPy in and out;
-    the sub-model is built once, so call it many times."""
+def _score_function(model, target: str = "logit"):
+    """A differentiable function from a batch of images (a tensor) to their class scores
+    (N, K), with the model in inference mode; the sub-model is built once."""
     import keras
 
     tensor, head = _score_head(model, target)
     body = keras.Model(_inputs(model), tensor)
+    return lambda images: head(body(images, training=False))
+
+
+def _scorer(model, target: str = "logit", batch_size: int = 1024):
+    """A function from a batch of images to their class scores (N, K), NumPy in and out,
+    in batches of ``batch_size``; the sub-model is built once, so call it many times."""
+    scores_of = _score_function(model, target)
 
     def score(images):
         images = np.asarray(images, dtype=np.float32)
-        parts = [np.asarray(head(body(images[k:k + batch_size], training=False)))
-                 for k in range(0, len(images), batch_size)]
+        parts = [np.asarray(scores_of(images[k:k + batch_size])) for k in range(0, len(images), batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0, model.output_shape[-1]), np.float32)
     return score
 
@@ -124,17 +130,15 @@ def saliency_map(model, image, class_index: int | None = None, target: str = "lo
     differentiates the softmax output instead (for comparison: it saturates).
     Returns an array (H, W); large where a small pixel change moves the score most.
     """
-    import keras
     import tensorflow as tf
 
     img = _as_image(model, image)
     c = _class_of(model, img, class_index)
-    tensor, head = _score_head(model, target)
-    body = keras.Model(_inputs(model), tensor)
+    scores_of = _score_function(model, target)
     x = tf.constant(img[None])
     with tf.GradientTape() as tape:
         tape.watch(x)
-        score = head(body(x, training=False))[0, c]
+        score = scores_of(x)[0, c]
     grad = tape.gradient(score, x)[0].numpy()
     return np.abs(grad).max(axis=-1)
 
@@ -243,7 +247,6 @@ def integrated_gradients(model, image, class_index: int | None = None, baseline:
     saturated. Returns a signed array (H, W), the sum over colour channels: positive
     where the pixel raises the class score.
     """
-    import keras
     import tensorflow as tf
 
     img = _as_image(model, image)
@@ -251,8 +254,7 @@ def integrated_gradients(model, image, class_index: int | None = None, baseline:
         raise ValueError(f"steps must be at least 1, got {steps}")
     base = np.broadcast_to(np.asarray(baseline, dtype=np.float32), img.shape)
     c = _class_of(model, img, class_index)
-    tensor, head = _score_head(model, target)
-    body = keras.Model(_inputs(model), tensor)
+    scores_of = _score_function(model, target)
     alphas = (np.arange(steps, dtype=np.float32) + 0.5) / steps
     total = np.zeros(img.shape, dtype=np.float64)
     for start in range(0, steps, batch_size):
@@ -260,7 +262,7 @@ def integrated_gradients(model, image, class_index: int | None = None, baseline:
         x = tf.constant(base[None] + a * (img - base)[None])
         with tf.GradientTape() as tape:
             tape.watch(x)
-            scores = head(body(x, training=False))[:, c]
+            scores = scores_of(x)[:, c]
         total += tape.gradient(scores, x).numpy().sum(axis=0)
     return ((img - base) * total / steps).sum(axis=-1)
 
