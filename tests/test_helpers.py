@@ -345,6 +345,26 @@ def test_plot_history_integer_epochs_and_log_loss():
     assert fig.axes[0].get_yscale() == "log" and fig.axes[1].get_yscale() == "linear"
 
 
+def test_plot_history_runs_differ_without_colour():
+    """Several runs are told apart by marker shape, not colour alone (issue 29), and the
+    legend names each run once plus the two line styles."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from utils.plotting import plot_history
+
+    hist = {"loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.7, 0.6],
+            "accuracy": [0.5, 0.8, 0.9], "val_accuracy": [0.4, 0.7, 0.8]}
+    fig = plot_history({"a": hist, "b": hist, "c": hist})
+    for ax in fig.axes:
+        shapes = [line.get_marker() for line in ax.lines]
+        assert len(set(shapes)) == 3 and shapes[0] == shapes[1]   # train and validation of run a
+        assert [line.get_linestyle() for line in ax.lines[:2]] == ["--", "-"]
+        assert ax.get_legend() is None
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["a", "b", "c", "training", "validation"]
+
+
 def test_show_images_checks_its_input():
     import matplotlib
 

@@ -50,6 +50,9 @@ def show_images(
     return fig
 
 
+RUN_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
 def plot_history(histories: Mapping[str, object], metric: str | None = "accuracy",
                  title: str | None = None, log_loss: bool = False):
     """Plot training (dashed) and validation (solid) curves for one or more runs.
@@ -59,19 +62,33 @@ def plot_history(histories: Mapping[str, object], metric: str | None = "accuracy
     ``metric`` is None or "loss"; returns the figure. Epochs are whole numbers on the
     x axis; ``log_loss=True`` puts the loss on a log scale, so that one run with a
     much larger loss does not flatten the others.
+
+    Runs are told apart by marker shape as well as colour (hollow markers on the
+    training curve, filled on the validation curve), so the figure reads in grey; the
+    legend, below the panels, names each run once and the two line styles once.
     """
+    from matplotlib.lines import Line2D
+
     keys = ("loss",) if metric in (None, "loss") else ("loss", metric)
     fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 3.8), squeeze=False)
     axes = axes[0]
-    for (label, history), color in zip(histories.items(), plt.cm.tab10.colors):
+    handles = []
+    for k, (label, history) in enumerate(histories.items()):
         hist = getattr(history, "history", history)
+        color = plt.cm.tab10.colors[k % 10]
+        marker = RUN_MARKERS[k % len(RUN_MARKERS)]
         for ax, key in zip(axes, keys):
             if key not in hist:
                 raise KeyError(f"history {label!r} has no {key!r}; it has {sorted(hist)}")
             epochs = np.arange(1, len(hist[key]) + 1)
-            ax.plot(epochs, hist[key], "--", color=color, label=f"{label} (train)")
+            every = max(1, len(epochs) // 8)
+            start = (k * max(1, every // 3)) % every   # runs' markers at different epochs
+            ax.plot(epochs, hist[key], "--", color=color, marker=marker, markevery=(start, every),
+                    markersize=5, mfc="white", label=f"{label} (train)")
             if f"val_{key}" in hist:
-                ax.plot(epochs, hist[f"val_{key}"], "-", color=color, label=f"{label} (validation)")
+                ax.plot(epochs, hist[f"val_{key}"], "-", color=color, marker=marker,
+                        markevery=((start + every // 2) % every, every), markersize=5, label=f"{label} (validation)")
+        handles.append(Line2D([], [], color=color, marker=marker, ls="-", label=label))
     for ax, key in zip(axes, keys):
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"{key} (log scale)" if key == "loss" and log_loss else key)
@@ -79,9 +96,14 @@ def plot_history(histories: Mapping[str, object], metric: str | None = "accuracy
         if key == "loss" and log_loss:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    axes[-1].legend(fontsize=8)
+    handles += [Line2D([], [], color="black", ls="--", marker="o", mfc="white", label="training"),
+                Line2D([], [], color="black", ls="-", marker="o", label="validation")]
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    rows = int(np.ceil(len(handles) / 4))
+    fig.subplots_adjust(bottom=0.13 + 0.07 * rows)
+    fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), fontsize=8,
+               frameon=False)
     return fig
 
