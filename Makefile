@@ -46,7 +46,7 @@ TEST_WORKERS ?= 2
 # The grading suites (sandboxed runs of many submissions) have their own target, make
 # test-grading, so that make test's time is the lessons' and the unit tests'.
 # The shortcut suite (tests/test_shortcuts.py) is here too: its demo and on-the-cells parts run
-# in make test-grading; grading the lessons with shortcuts end to end (01, 03, 04, 06, 07, 09: minutes
+# in make test-grading; grading the lessons with shortcuts end to end (01, 02, 03, 04, 06, 07, 09: minutes
 # each) only in make test-shortcuts.
 GRADING_TESTS := tests/test_grading.py tests/test_attacks.py tests/test_gradescope.py \
 	tests/test_shortcuts.py

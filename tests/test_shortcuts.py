@@ -5,7 +5,7 @@ exercise's stated rule (``forbid`` in its config, utils/rules.py) forbids.
 The ruled shortcuts (``LESSON_SHORTCUTS``) are right answers (they would pass every probe), so their 0
 points come from the rule alone: the reason must say which name was used. Graded through the real path
 (``course grade``, sandbox included): the demo assignment with one submission per disguise,
-and every lesson with a shortcut (01, 04, 06, 07, 09) with one submission each, the reference solution with the ruled
+and every lesson with a shortcut (01, 02, 03, 04, 06, 07, 09) with one submission each, the reference solution with the ruled
 question's answer replaced by its shortcut, so the other questions must keep full points.
 Every disguise of every lesson shortcut is also checked without running anything, on the
 lesson's own cells (fast): the reference keeps every rule, and each disguise breaks it.
@@ -26,6 +26,7 @@ runs the whole file).
 
 import json
 import os
+import re
 import time
 
 import nbformat
@@ -69,6 +70,21 @@ LESSON_SHORTCUTS = {
         "    return m.balanced_accuracy_score(y_true, y_pred)",
         "import importlib\n\ndef balanced_accuracy(y_true, y_pred):\n"
         "    return getattr(importlib.import_module('sklearn.metrics'), 'balanced_accuracy_score')(y_true, y_pred)",
+    ]},
+    "02": {"q2_pixel_stats": [
+        # gather the images, then section 3's statistics in memory
+        "import tensorflow as tf\n\n\ndef streaming_pixel_stats(dataset):\n"
+        "    x = np.concatenate([np.asarray(b, dtype='float64') for b in dataset])\n"
+        "    return x.mean(axis=0), x.std(axis=0)",
+        "import tensorflow as tf\n\n\ndef streaming_pixel_stats(dataset):\n"
+        "    x = tf.concat(list(dataset), axis=0).numpy().astype('float64')\n"
+        "    return x.mean(axis=0), x.std(axis=0)",
+        "import tensorflow as tf\n\n\ndef streaming_pixel_stats(dataset):\n"
+        "    x = next(iter(dataset.unbatch().batch(10**9))).numpy().astype('float64')\n"
+        "    return x.mean(axis=0), x.std(axis=0)",
+        "import tensorflow as tf\n\n\ndef streaming_pixel_stats(dataset):\n"
+        "    x = np.vstack([b.numpy() for b in dataset]).astype('float64')\n"
+        "    return x.mean(axis=0), x.std(axis=0)",
     ]},
     "07": {"q1_causal_conv1d": [
         # section 1's cell, with dilation_rate
@@ -276,8 +292,8 @@ def with_answer(reference_nb, question, answer, find_only=False):
     qs = {q.name: q for q in assignment.questions_of(nbformat.read(find_lesson(repo_root(), lesson_of[question]),
                                                                    as_version=4))}
     names = qs[question].answer
-    hits = [c for c in nb.cells if c.cell_type == "code"
-            and any(c.source.startswith(f"def {n}(") for n in names)]
+    hits = [c for c in nb.cells if c.cell_type == "code"     # the cell that defines the answer
+            and any(re.search(rf"^def {n}\(", c.source, re.M) for n in names)]
     assert len(hits) == 1, (question, names)
     if find_only:
         return hits[0].source
