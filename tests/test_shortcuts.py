@@ -85,6 +85,11 @@ LESSON_SHORTCUTS = {
         "import tensorflow as tf\n\n\ndef streaming_pixel_stats(dataset):\n"
         "    x = np.vstack([b.numpy() for b in dataset]).astype('float64')\n"
         "    return x.mean(axis=0), x.std(axis=0)",
+        "import tensorflow as tf\n\n\ndef streaming_pixel_stats(dataset):\n"
+        "    images = []\n    for b in dataset:\n        images.append(np.asarray(b, dtype='float64'))\n"
+        "    total = sum(b.sum(axis=0) for b in images)\n    n = sum(len(b) for b in images)\n"
+        "    mean = total / n\n"
+        "    return mean, np.sqrt(sum(((b - mean) ** 2).sum(axis=0) for b in images) / n)",
     ]},
     "07": {"q1_causal_conv1d": [
         # section 1's cell, with dilation_rate
