@@ -241,6 +241,22 @@ def test_measure_throughput_trains_and_predicts(loss):
     assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # it trained
 
 
+def test_measure_throughput_repeats_give_the_median_and_every_run():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Rescaling(1 / 255), keras.layers.Flatten(),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    speed = measure_throughput(model, batch_size=4, n_batches=2, repeats=3)
+    for key in ("train", "inference"):
+        runs = speed[f"{key}_runs"]
+        assert len(runs) == 3 and min(runs) > 0
+        assert speed[key] == float(np.median(runs))
+    with pytest.raises(ValueError, match="repeats"):
+        measure_throughput(model, repeats=0)
+
+
 def test_measure_throughput_needs_a_compiled_model():
     import keras
 

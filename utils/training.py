@@ -214,7 +214,8 @@ class EpochProgress(keras.callbacks.Callback):
         EpochProgress._open = None
 
 
-def measure_throughput(model, batch_size: int = 128, n_batches: int = 5, seed: int = 0) -> dict:
+def measure_throughput(model, batch_size: int = 128, n_batches: int = 5, seed: int = 0,
+                       repeats: int = 1) -> dict:
     """Images per second of a compiled model: training steps and inference (lesson 03).
 
     Runs one warm-up batch (tracing and compilation are not counted), then times
@@ -223,11 +224,16 @@ def measure_throughput(model, batch_size: int = 128, n_batches: int = 5, seed: i
     ``predict_on_batch``. Targets are random class indices, or random one-hot rows when
     the loss expects them; pass a model compiled with the loss it trains with.
     Returns ``{"train": images_per_s, "inference": images_per_s}``.
+
+    With ``repeats`` > 1, each timing is repeated that many times (training first, then
+    inference), the values are the medians, and ``"train_runs"`` and ``"inference_runs"``
+    hold every repeat's images per second, so a comparison can be held against the spread
+    of one machine's timings.
     """
     if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
         raise ValueError("compile the model before measuring its training throughput")
-    if n_batches < 1 or batch_size < 1:
-        raise ValueError("batch_size and n_batches must be at least 1")
+    if n_batches < 1 or batch_size < 1 or repeats < 1:
+        raise ValueError("batch_size, n_batches and repeats must be at least 1")
     rng = np.random.default_rng(seed)
     shape = tuple(model.inputs[0].shape[1:])
     if any(d is None for d in shape):
@@ -242,10 +248,17 @@ def measure_throughput(model, batch_size: int = 128, n_batches: int = 5, seed: i
 
     def timed(step):
         step()  # warm-up: tracing and compilation
-        start = time.perf_counter()
-        for _ in range(n_batches):
-            step()
-        return batch_size * n_batches / (time.perf_counter() - start)
+        runs = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(n_batches):
+                step()
+            runs.append(batch_size * n_batches / (time.perf_counter() - start))
+        return runs
 
-    return {"train": timed(lambda: model.train_on_batch(x, y)),
-            "inference": timed(lambda: np.asarray(model.predict_on_batch(x)))}
+    train = timed(lambda: model.train_on_batch(x, y))
+    inference = timed(lambda: np.asarray(model.predict_on_batch(x)))
+    speed = {"train": float(np.median(train)), "inference": float(np.median(inference))}
+    if repeats > 1:
+        speed.update(train_runs=train, inference_runs=inference)
+    return speed
