@@ -29,9 +29,9 @@ RIGHT_SQUARE = ("return x * x", "return None")
 # wall-time limit stops the notebook (0 points, "timed out"; likely reclaim inside the cgroup
 # before the kernel decides on a kill, not proven): seen in 2 of 3 fresh-clone CI runs of
 # spreads_10_gib_over_processes on the 2-core, 23-GiB, swapless CI machine. Both
-# mean the 10 GiB were not had. Unbounded, the children get their 2 GiB each in seconds, the
-# notebook finishes, and its square answer is None: 0 points, with a failed test as the
-# reason, which no entry here accepts.
+# mean the 10 GiB were not had at once. Unbounded, the children hold their 2 GiB each
+# together, the notebook finishes, and its square answer is None: 0 points, with a failed
+# test as the reason, which no entry here accepts.
 ALSO_STOPPED = {"spreads_10_gib_over_processes": (0, "timed out")}
 
 
@@ -180,12 +180,26 @@ if written >= 2 * 2**30:                     # not bounded: lose the answer
     def square(x):
         return None
 """, "last", 2, "all tests passed"),
+            # Each child holds its 2 GiB until all five hold theirs (a flag file each), so the
+            # 10 GiB are had at once: on a loaded CPU, children that merely slept 2 s after
+            # allocating could finish one after another and never hold 10 GiB together (a
+            # fresh-clone CI run with two notebooks beside it: every child exited 0, 0 points).
             "spreads_10_gib_over_processes": (RIGHT_SQUARE, """
-import subprocess, sys
-hog = "b = bytearray(2 * 2**30); b[::4096] = b'1' * len(b[::4096]); import time; time.sleep(2)"
-children = [subprocess.Popen([sys.executable, "-c", hog]) for _ in range(5)]   # 2 GiB each
+import subprocess, sys, tempfile
+flags = tempfile.mkdtemp()
+hog = '''
+import os, sys, time
+b = bytearray(2 * 2**30)
+b[::4096] = b'1' * len(b[::4096])
+open(os.path.join(sys.argv[1], str(os.getpid())), 'w').close()
+end = time.time() + 45
+while len(os.listdir(sys.argv[1])) < 5 and time.time() < end:
+    time.sleep(0.05)
+sys.exit(0 if len(os.listdir(sys.argv[1])) == 5 else 3)
+'''
+children = [subprocess.Popen([sys.executable, "-c", hog, flags]) for _ in range(5)]   # 2 GiB each
 codes = [c.wait() for c in children]
-if all(code == 0 for code in codes):         # all 10 GiB were had: not bounded, lose the answer
+if all(code == 0 for code in codes):         # all 10 GiB were held at once: not bounded, lose the answer
     def square(x):
         return None
 """, "last", 2, "all tests passed"),
