@@ -226,13 +226,19 @@ class _Images(html.parser.HTMLParser):
             self.images.append((dict(attrs).get("src", ""), dict(attrs).get("alt")))
 
 
+def descriptions(page) -> list[str]:
+    """The figure descriptions of a lesson page, in figure order: each cell's metadata["alt"]
+    where it gives one per figure (instructor/figures.py)."""
+    return [alt for cell in page.cells if len(cell.metadata.get("alt", [])) == len(figures.figure_outputs(cell))
+            for alt in cell.metadata.get("alt", [])]
+
+
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_built_lesson_page_gives_each_figure_its_description_as_alt(built, path):
     """instructor/figures.py: a cell's metadata["alt"] becomes its figures' <img alt>
     (through the page's output metadata and alt_text.py); the badge keeps its own alt."""
     page = site.student_page(nbformat.read(path, as_version=4))
-    described = [alt for cell in page.cells if len(cell.metadata.get("alt", [])) ==
-                 len(figures.figure_outputs(cell)) for alt in cell.metadata.get("alt", [])]
+    described = descriptions(page)
     parser = _Images()
     parser.feed((built / "notebooks" / f"{path.stem}.html").read_text())
     shown = [alt for src, alt in parser.images   # the figures (MyST-NB names them by hash)
@@ -606,14 +612,6 @@ def test_the_dark_mode_check_sees_the_theme_s_dimmed_figures(served, browser):
     assert "filter brightness(0.8)" in problems[0], problems
 
 
-def _described(path) -> list[str]:
-    """The figure descriptions of a lesson's page, as the page shows them (whitespace as one space)."""
-    page = site.student_page(nbformat.read(path, as_version=4))
-    return [" ".join(alt.split()) for cell in page.cells
-            if len(cell.metadata.get("alt", [])) == len(figures.figure_outputs(cell))
-            for alt in cell.metadata.get("alt", [])]
-
-
 def _accessible_images(browser) -> list[dict]:
     """Every image node of the page's accessibility tree, as Chromium computes it for a
     screen reader (DevTools' Accessibility.getFullAXTree): its name and whether it is ignored."""
@@ -648,14 +646,16 @@ def test_every_figure_reaches_the_accessibility_tree_with_its_description(served
     SHOTS.mkdir(parents=True, exist_ok=True)
     missing = {}
     for path in LESSONS:
+        # as the accessibility tree gives names: whitespace as one space
+        described = [" ".join(alt.split()) for alt in descriptions(site.student_page(nbformat.read(path, as_version=4)))]
         visit(browser, f"{served}notebooks/{path.stem}.html")
-        named = Counter(n["name"] for n in _accessible_images(browser) if not n["ignored"])
-        lacking = Counter(_described(path)) - named
+        images = _accessible_images(browser)
+        lacking = Counter(described) - Counter(n["name"] for n in images if not n["ignored"])
         if lacking:
             missing[path.stem] = list(lacking)
         if path == LESSONS[0]:
-            first = _described(path)[0]
-            node = next(n for n in _accessible_images(browser) if n["name"] == first)
+            first = described[0]
+            node = next(n for n in images if n["name"] == first)
             (SHOTS / "lesson-figure-accessibility-tree.json").write_text(json.dumps(node, indent=1))
             browser.execute_script(AX_LABEL_JS, "image", node["name"])
             time.sleep(0.5)
@@ -663,5 +663,5 @@ def test_every_figure_reaches_the_accessibility_tree_with_its_description(served
             # The check can fail: without its alt, the first figure's node loses its name.
             browser.execute_script("document.querySelector('.cell_output img').removeAttribute('alt')")
             after = Counter(n["name"] for n in _accessible_images(browser) if not n["ignored"])
-            assert Counter(_described(path)) - after == Counter([first]), after
+            assert Counter(described) - after == Counter([first]), after
     assert not missing, missing
