@@ -116,9 +116,16 @@ def test_describe_overfitting_matches_the_numbers(seed):
     if best == len(losses) - 1:
         assert "still falling" in text and "overfitting yet" in text
     else:
-        assert f"epoch {best + 1} of {len(losses)}" in text and f"{rise:.0%}" in text
+        assert f"epoch {best + 1} of {len(losses)}" in text
+        assert f" {rise:.1%} " in text if rise < 0.1 else f" {rise:.0%} " in text
         assert text.endswith(": overfitting") == (rise >= 0.1)
         assert ("little overfitting" in text) == (rise < 0.1)
+
+
+def test_describe_overfitting_gives_a_small_rise_to_a_tenth_of_a_percent():
+    text = describe_overfitting([1.012, 1.013, 1.016])
+    assert "rose only 0.4% by epoch 3 (1.016): little overfitting" in text, text
+    assert "rose only 0% " not in describe_overfitting([1.0, 1.00001])
 
 
 def test_describe_overfitting_example():

@@ -112,7 +112,8 @@ def describe_overfitting(val_loss, min_rise: float = 0.1) -> str:
     "validation loss bottomed at epoch 6 (0.912) and rose 40% by epoch 20 (1.277):
     overfitting" when the lowest loss comes before the last epoch and the last one is
     at least ``min_rise`` (a fraction) higher; otherwise it says the loss is still
-    falling, or rose only a little.
+    falling, or rose only a little. A rise under 10% is given to a tenth of a percent
+    ("rose only 0.4%"), so that a small rise never reads as "0%".
     """
     t = validation_loss_turn(val_loss)
     where = f"validation loss bottomed at epoch {t['best_epoch']} of {t['epochs']} ({t['best']:.3f})"
@@ -121,7 +122,8 @@ def describe_overfitting(val_loss, min_rise: float = 0.1) -> str:
                 "no sign of overfitting yet")
     if t["rise"] >= min_rise:
         return f"{where} and rose {t['rise']:.0%} by epoch {t['epochs']} ({t['last']:.3f}): overfitting"
-    return (f"{where} and rose only {t['rise']:.0%} by epoch {t['epochs']} ({t['last']:.3f}): "
+    rise = f"{t['rise']:.1%}" if t["rise"] < 0.1 else f"{t['rise']:.0%}"
+    return (f"{where} and rose only {rise} by epoch {t['epochs']} ({t['last']:.3f}): "
             "little overfitting")
 
 
