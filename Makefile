@@ -60,10 +60,11 @@ test-grading: $(STAMP)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(GRADING_TESTS)
 
 # The shortcut suite in full: with every lesson that has shortcuts graded by course grade, in fast size
-# (the reference and one submission each; lessons 04 and 07 alone took about 7.5 min on the 2-core CPU
-# with the offline data; with 01, 03, 06 and 09 not measured, lesson 03 alone is about 10 min a run).
+# (one submission each). In one process it took 23 min 31 s on the otherwise idle 2-core CPU (lesson 03
+# 656 s, 02 330 s, 06 135 s, 07 103 s, 04 86 s, 09 49 s, 01 15 s, the rest 20 s); .ci/run runs it in
+# two workers (--dist load: lesson 03 on one, the others on the other).
 test-shortcuts: $(STAMP)
-	COURSE_SHORTCUT_LESSONS=1 $(PY) -m pytest tests/test_shortcuts.py
+	COURSE_SHORTCUT_LESSONS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist load tests/test_shortcuts.py
 
 # The path a student runs online, offline, in the smoke size (CI only; utils/runsize.py):
 # keras.applications networks build with random weights, and a fresh temporary KERAS_HOME
