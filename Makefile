@@ -62,7 +62,7 @@ test-grading: $(STAMP)
 # The shortcut suite in full: with every lesson that has shortcuts graded by course grade, in fast size
 # (one submission each). In one process it took 23 min 31 s on the otherwise idle 2-core CPU (lesson 03
 # 656 s, 02 330 s, 06 135 s, 07 103 s, 04 86 s, 09 49 s, 01 15 s, the rest 20 s); .ci/run runs it in
-# two workers (--dist load: lesson 03 on one, the others on the other).
+# two workers (--dist load hands each worker the next test; lesson 03 alone is about half the time).
 test-shortcuts: $(STAMP)
 	COURSE_SHORTCUT_LESSONS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist load tests/test_shortcuts.py
 
